@@ -276,11 +276,15 @@ PdqHash DihedralHash(const float dct[kDctDim][kDctDim], Dihedral d) {
 }
 
 // Blur, decimate, quality, DCT. Returns false for images too small to hash.
-bool LumaToDct(float* luma, int width, int height, float dct[kDctDim][kDctDim], int& quality) {
+// The reference's single-hash path skips the blur for a 64x64 input (video
+// frames pre-scaled by FFmpeg) but its dihedral path does not; a window-1
+// box pass is not an identity in float ((a + b) - a != b), so we follow each.
+bool LumaToDct(float* luma, int width, int height, bool skip_blur_at_64, float dct[kDctDim][kDctDim],
+               int& quality) {
   if (width < kMinHashableDim || height < kMinHashableDim) return false;
   float blurred[kBlurredDim][kBlurredDim];
-  if (width == kBlurredDim && height == kBlurredDim) {
-    std::memcpy(blurred, luma, sizeof(blurred));  // the reference skips the blur here
+  if (skip_blur_at_64 && width == kBlurredDim && height == kBlurredDim) {
+    std::memcpy(blurred, luma, sizeof(blurred));
   } else {
     BlurAndDecimate(luma, width, height, blurred);
   }
@@ -398,14 +402,14 @@ std::string_view DihedralName(Dihedral d) {
 PdqResult PdqHashLuma(float* luma, int width, int height) {
   PdqResult r;
   float dct[kDctDim][kDctDim];
-  if (LumaToDct(luma, width, height, dct, r.quality)) r.hash = ToBits(dct);
+  if (LumaToDct(luma, width, height, /*skip_blur_at_64=*/true, dct, r.quality)) r.hash = ToBits(dct);
   return r;
 }
 
 PdqDihedralResult PdqDihedralHashLuma(float* luma, int width, int height) {
   PdqDihedralResult r;
   float dct[kDctDim][kDctDim];
-  if (!LumaToDct(luma, width, height, dct, r.quality)) return r;
+  if (!LumaToDct(luma, width, height, /*skip_blur_at_64=*/false, dct, r.quality)) return r;
   for (int d = 0; d < kNumDihedral; ++d) {
     r.hashes[static_cast<std::size_t>(d)] = DihedralHash(dct, static_cast<Dihedral>(d));
   }
