@@ -13,6 +13,10 @@
 #include <numbers>
 #include <vector>
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
 #include "common/hex.h"
 
 namespace takeback::hash {
@@ -53,7 +57,7 @@ const DctMatrix& Dct() {
 int JaroszWindow(int old_dim, int new_dim) { return (old_dim + 2 * new_dim - 1) / (2 * new_dim); }
 
 // One running-box pass along the "step" axis of a lanes-contiguous matrix:
-// in[step * lanes + lane]. For every lane this performs exactly the
+// in[step * ld_in + lane]. For every lane this performs exactly the
 // reference's box1DFloat sequence of adds, subtracts and divides; the lanes
 // are independent, so the compiler vectorises across them.
 //
@@ -68,8 +72,8 @@ int JaroszWindow(int old_dim, int new_dim) { return (old_dim + 2 * new_dim - 1) 
 #endif
 
 TAKEBACK_SIMD_CLONES
-void BoxAlongSteps(const float* __restrict in, float* __restrict out, float* __restrict sum, int steps, int lanes,
-                   int window, const int* keep, int num_keep) {
+void BoxAlongSteps(const float* __restrict in, std::size_t ld_in, float* __restrict out, std::size_t ld_out,
+                   float* __restrict sum, int steps, int lanes, int window, const int* keep, int num_keep) {
   const int half = (window + 2) / 2;
   const int phase1 = half - 1;
   const int phase2 = window - half + 1;
@@ -86,12 +90,12 @@ void BoxAlongSteps(const float* __restrict in, float* __restrict out, float* __r
   auto emit = [&](int step) {
     if (keep == nullptr) {
       const float c = static_cast<float>(count);
-      float* o = out + static_cast<std::size_t>(step) * lanes;
+      float* o = out + static_cast<std::size_t>(step) * ld_out;
       for (int l = 0; l < lanes; ++l) o[l] = sum[l] / c;
     } else {
       while (next < num_keep && keep[next] == step) {
         const float c = static_cast<float>(count);
-        float* o = out + static_cast<std::size_t>(next) * lanes;
+        float* o = out + static_cast<std::size_t>(next) * ld_out;
         for (int l = 0; l < lanes; ++l) o[l] = sum[l] / c;
         ++next;
       }
@@ -99,19 +103,19 @@ void BoxAlongSteps(const float* __restrict in, float* __restrict out, float* __r
   };
 
   for (int i = 0; i < phase1; ++i, ++ri) {
-    const float* r = in + static_cast<std::size_t>(ri) * lanes;
+    const float* r = in + static_cast<std::size_t>(ri) * ld_in;
     for (int l = 0; l < lanes; ++l) sum[l] += r[l];
     ++count;
   }
   for (int i = 0; i < phase2; ++i, ++ri, ++oi) {
-    const float* r = in + static_cast<std::size_t>(ri) * lanes;
+    const float* r = in + static_cast<std::size_t>(ri) * ld_in;
     for (int l = 0; l < lanes; ++l) sum[l] += r[l];
     ++count;
     emit(oi);
   }
   for (int i = 0; i < phase3; ++i, ++ri, ++li, ++oi) {
-    const float* r = in + static_cast<std::size_t>(ri) * lanes;
-    const float* s = in + static_cast<std::size_t>(li) * lanes;
+    const float* r = in + static_cast<std::size_t>(ri) * ld_in;
+    const float* s = in + static_cast<std::size_t>(li) * ld_in;
     for (int l = 0; l < lanes; ++l) {
       sum[l] += r[l];
       sum[l] -= s[l];
@@ -119,27 +123,108 @@ void BoxAlongSteps(const float* __restrict in, float* __restrict out, float* __r
     emit(oi);
   }
   for (int i = 0; i < phase4; ++i, ++li, ++oi) {
-    const float* s = in + static_cast<std::size_t>(li) * lanes;
+    const float* s = in + static_cast<std::size_t>(li) * ld_in;
     for (int l = 0; l < lanes; ++l) sum[l] -= s[l];
     --count;
     emit(oi);
   }
 }
 
-// out[c * rows + r] = in[r * cols + c], in cache-friendly tiles.
-void Transpose(const float* __restrict in, float* __restrict out, int rows, int cols) {
+// out[c * ld_out + r] = in[r * ld_in + c]. Transposes are pure data movement
+// (no arithmetic), so any method is exact; 8x8 register tiles with AVX when
+// the processor has it, scalar tiles otherwise.
+void TransposeScalar(const float* __restrict in, std::size_t ld_in, float* __restrict out, std::size_t ld_out, int rows,
+                     int cols, int r_begin, int c_begin) {
   constexpr int kTile = 16;
   for (int r0 = 0; r0 < rows; r0 += kTile) {
     const int r1 = std::min(rows, r0 + kTile);
     for (int c0 = 0; c0 < cols; c0 += kTile) {
       const int c1 = std::min(cols, c0 + kTile);
       for (int r = r0; r < r1; ++r) {
+        if (r < r_begin && c1 <= c_begin) continue;  // already done by the fast path
         for (int c = c0; c < c1; ++c) {
-          out[static_cast<std::size_t>(c) * rows + r] = in[static_cast<std::size_t>(r) * cols + c];
+          if (r < r_begin && c < c_begin) continue;
+          out[static_cast<std::size_t>(c) * ld_out + r] = in[static_cast<std::size_t>(r) * ld_in + c];
         }
       }
     }
   }
+}
+
+#if defined(__x86_64__)
+__attribute__((target("avx"))) void TransposeAvx(const float* __restrict in, std::size_t ld_in, float* __restrict out,
+                                                 std::size_t ld_out, int rows, int cols) {
+  const int rows8 = rows & ~7;
+  const int cols8 = cols & ~7;
+  for (int r = 0; r < rows8; r += 8) {
+    for (int c = 0; c < cols8; c += 8) {
+      const float* src = in + static_cast<std::size_t>(r) * ld_in + c;
+      __m256 r0 = _mm256_loadu_ps(src + 0 * ld_in);
+      __m256 r1 = _mm256_loadu_ps(src + 1 * ld_in);
+      __m256 r2 = _mm256_loadu_ps(src + 2 * ld_in);
+      __m256 r3 = _mm256_loadu_ps(src + 3 * ld_in);
+      __m256 r4 = _mm256_loadu_ps(src + 4 * ld_in);
+      __m256 r5 = _mm256_loadu_ps(src + 5 * ld_in);
+      __m256 r6 = _mm256_loadu_ps(src + 6 * ld_in);
+      __m256 r7 = _mm256_loadu_ps(src + 7 * ld_in);
+      const __m256 t0 = _mm256_unpacklo_ps(r0, r1);
+      const __m256 t1 = _mm256_unpackhi_ps(r0, r1);
+      const __m256 t2 = _mm256_unpacklo_ps(r2, r3);
+      const __m256 t3 = _mm256_unpackhi_ps(r2, r3);
+      const __m256 t4 = _mm256_unpacklo_ps(r4, r5);
+      const __m256 t5 = _mm256_unpackhi_ps(r4, r5);
+      const __m256 t6 = _mm256_unpacklo_ps(r6, r7);
+      const __m256 t7 = _mm256_unpackhi_ps(r6, r7);
+      const __m256 s0 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0));
+      const __m256 s1 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2));
+      const __m256 s2 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0));
+      const __m256 s3 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2));
+      const __m256 s4 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(1, 0, 1, 0));
+      const __m256 s5 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(3, 2, 3, 2));
+      const __m256 s6 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(1, 0, 1, 0));
+      const __m256 s7 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(3, 2, 3, 2));
+      r0 = _mm256_permute2f128_ps(s0, s4, 0x20);
+      r1 = _mm256_permute2f128_ps(s1, s5, 0x20);
+      r2 = _mm256_permute2f128_ps(s2, s6, 0x20);
+      r3 = _mm256_permute2f128_ps(s3, s7, 0x20);
+      r4 = _mm256_permute2f128_ps(s0, s4, 0x31);
+      r5 = _mm256_permute2f128_ps(s1, s5, 0x31);
+      r6 = _mm256_permute2f128_ps(s2, s6, 0x31);
+      r7 = _mm256_permute2f128_ps(s3, s7, 0x31);
+      float* dst = out + static_cast<std::size_t>(c) * ld_out + r;
+      _mm256_storeu_ps(dst + 0 * ld_out, r0);
+      _mm256_storeu_ps(dst + 1 * ld_out, r1);
+      _mm256_storeu_ps(dst + 2 * ld_out, r2);
+      _mm256_storeu_ps(dst + 3 * ld_out, r3);
+      _mm256_storeu_ps(dst + 4 * ld_out, r4);
+      _mm256_storeu_ps(dst + 5 * ld_out, r5);
+      _mm256_storeu_ps(dst + 6 * ld_out, r6);
+      _mm256_storeu_ps(dst + 7 * ld_out, r7);
+    }
+  }
+  if (rows8 != rows || cols8 != cols) TransposeScalar(in, ld_in, out, ld_out, rows, cols, rows8, cols8);
+}
+#endif
+
+void Transpose(const float* __restrict in, std::size_t ld_in, float* __restrict out, std::size_t ld_out, int rows,
+               int cols) {
+#if defined(__x86_64__)
+  static const bool kHasAvx = __builtin_cpu_supports("avx");
+  if (kHasAvx) {
+    TransposeAvx(in, ld_in, out, ld_out, rows, cols);
+    return;
+  }
+#endif
+  TransposeScalar(in, ld_in, out, ld_out, rows, cols, 0, 0);
+}
+
+// Row length for scratch matrices: a multiple of 8 floats that is not a
+// multiple of 256, so that walking down a column does not keep hitting the
+// same cache sets (a 512-float stride aliases badly).
+std::size_t PaddedLd(int n) {
+  std::size_t ld = (static_cast<std::size_t>(n) + 7) & ~std::size_t{7};
+  if (ld % 256 == 0) ld += 16;
+  return ld;
 }
 
 // The reference's decimateFloat index: centre of each output cell.
@@ -152,7 +237,7 @@ int DecimateIndex(int out_index, int in_dim) {
 // clobbered. The reference filters the whole image four times; only the
 // sums need the whole image, so the last two passes divide (and write) only
 // where the decimation samples.
-void BlurAndDecimate(float* luma, int width, int height, float out[kBlurredDim][kBlurredDim]) {
+void BlurAndDecimate(const float* luma, std::size_t ld, int width, int height, float out[kBlurredDim][kBlurredDim]) {
   const int window_along_rows = JaroszWindow(width, kBlurredDim);
   const int window_along_cols = JaroszWindow(height, kBlurredDim);
 
@@ -163,25 +248,36 @@ void BlurAndDecimate(float* luma, int width, int height, float out[kBlurredDim][
     keep_rows[k] = DecimateIndex(k, height);
   }
 
-  const std::size_t n = static_cast<std::size_t>(width) * height;
-  std::vector<float> a(n);
-  std::vector<float> sum(static_cast<std::size_t>(std::max(width, height)));
-  float* buf_a = a.data();
-  float* buf_b = luma;
+  // Per-thread scratch: allocating a megabyte per hash costs page faults.
+  const std::size_t ld_t = PaddedLd(height);  // transposed: width rows of height lanes
+  const std::size_t ld_r = PaddedLd(width);   // row-major: height rows of width lanes
+  thread_local std::vector<float> x;
+  thread_local std::vector<float> y;
+  thread_local std::vector<float> sum;
+  // Pass 3 writes 64 rows even when the image is narrower than 64 pixels.
+  const std::size_t size = std::max({ld_t * static_cast<std::size_t>(std::max(width, kBlurredDim)),
+                                     ld_r * static_cast<std::size_t>(height), std::size_t{kBlurredDim} * height});
+  x.resize(size);
+  y.resize(size);
+  sum.resize(std::max({ld_t, ld_r, std::size_t{kBlurredDim}}));
+  float* buf_x = x.data();
+  float* buf_y = y.data();
+  float* s = sum.data();
 
   // Pass 1 (along rows): lanes are rows, so work on the transpose.
-  Transpose(buf_b, buf_a, height, width);                                  // a = T (width x height)
-  BoxAlongSteps(buf_a, buf_b, sum.data(), width, height, window_along_rows, nullptr, 0);  // b = T
+  Transpose(luma, ld, buf_x, ld_t, height, width);
+  BoxAlongSteps(buf_x, ld_t, buf_y, ld_t, s, width, height, window_along_rows, nullptr, 0);
   // Pass 2 (along columns): lanes are columns, row-major is natural.
-  Transpose(buf_b, buf_a, width, height);                                  // a = row-major
-  BoxAlongSteps(buf_a, buf_b, sum.data(), height, width, window_along_cols, nullptr, 0);  // b = row-major
-  // Pass 3 (along rows), divided only at the 64 sampled columns.
-  Transpose(buf_b, buf_a, height, width);                                  // a = T
-  BoxAlongSteps(buf_a, buf_b, sum.data(), width, height, window_along_rows, keep_cols, kBlurredDim);
-  // b now holds 64 x height: row k = sampled column keep_cols[k].
-  Transpose(buf_b, buf_a, kBlurredDim, height);                            // a = height x 64
+  Transpose(buf_y, ld_t, buf_x, ld_r, width, height);
+  BoxAlongSteps(buf_x, ld_r, buf_y, ld_r, s, height, width, window_along_cols, nullptr, 0);
+  // Pass 3 (along rows), divided only at the 64 sampled columns: y becomes
+  // 64 rows (the sampled columns) of height lanes.
+  Transpose(buf_y, ld_r, buf_x, ld_t, height, width);
+  BoxAlongSteps(buf_x, ld_t, buf_y, ld_t, s, width, height, window_along_rows, keep_cols, kBlurredDim);
   // Pass 4 (along columns), divided only at the 64 sampled rows.
-  BoxAlongSteps(buf_a, &out[0][0], sum.data(), height, kBlurredDim, window_along_cols, keep_rows, kBlurredDim);
+  Transpose(buf_y, ld_t, buf_x, kBlurredDim, kBlurredDim, height);
+  BoxAlongSteps(buf_x, kBlurredDim, &out[0][0], kBlurredDim, s, height, kBlurredDim, window_along_cols, keep_rows,
+                kBlurredDim);
 }
 
 int QualityMetric(const float b[kBlurredDim][kBlurredDim]) {
@@ -279,14 +375,14 @@ PdqHash DihedralHash(const float dct[kDctDim][kDctDim], Dihedral d) {
 // The reference's single-hash path skips the blur for a 64x64 input (video
 // frames pre-scaled by FFmpeg) but its dihedral path does not; a window-1
 // box pass is not an identity in float ((a + b) - a != b), so we follow each.
-bool LumaToDct(float* luma, int width, int height, bool skip_blur_at_64, float dct[kDctDim][kDctDim],
-               int& quality) {
+bool LumaToDct(const float* luma, std::size_t ld, int width, int height, bool skip_blur_at_64,
+               float dct[kDctDim][kDctDim], int& quality) {
   if (width < kMinHashableDim || height < kMinHashableDim) return false;
   float blurred[kBlurredDim][kBlurredDim];
   if (skip_blur_at_64 && width == kBlurredDim && height == kBlurredDim) {
-    std::memcpy(blurred, luma, sizeof(blurred));
+    for (int r = 0; r < kBlurredDim; ++r) std::memcpy(blurred[r], luma + r * ld, sizeof(blurred[r]));
   } else {
-    BlurAndDecimate(luma, width, height, blurred);
+    BlurAndDecimate(luma, ld, width, height, blurred);
   }
   quality = QualityMetric(blurred);
   Dct64To16(blurred, dct);
@@ -318,32 +414,37 @@ void GreyRowToLuma(const std::uint8_t* __restrict src, float* __restrict dst, in
   for (int x = 0; x < width; ++x) dst[x] = src[x];
 }
 
-// The reference's pre-resize plus luma conversion, into a new buffer.
-std::vector<float> PixelsToLuma(const PixelView& v, int& width, int& height) {
+// The reference's pre-resize plus luma conversion, into a per-thread buffer
+// (rows `ld` floats apart) that stays valid until the next call on the same
+// thread.
+const float* PixelsToLuma(const PixelView& v, int& width, int& height, std::size_t& ld) {
   assert(v.data != nullptr && v.width > 0 && v.height > 0);
   assert(v.channels == 1 || v.channels == 3);
   const bool resize = v.width > kDownsampleDims || v.height > kDownsampleDims;
   width = resize ? kDownsampleDims : v.width;
   height = resize ? kDownsampleDims : v.height;
-  std::vector<float> luma(static_cast<std::size_t>(width) * height);
+  ld = PaddedLd(width);
+  thread_local std::vector<float> luma;
+  luma.resize(ld * height);
   if (!resize) {
     for (int y = 0; y < height; ++y) {
       const std::uint8_t* row = v.data + static_cast<std::size_t>(y) * v.stride;
-      float* out = luma.data() + static_cast<std::size_t>(y) * width;
+      float* out = luma.data() + static_cast<std::size_t>(y) * ld;
       if (v.channels == 3) {
         RgbRowToLuma(row, out, width);
       } else {
         GreyRowToLuma(row, out, width);
       }
     }
-    return luma;
+    return luma.data();
   }
   const std::vector<int> xs = ResizeMap(v.width, width);
   const std::vector<int> ys = ResizeMap(v.height, height);
-  std::vector<std::uint8_t> gathered(static_cast<std::size_t>(width) * v.channels);
+  thread_local std::vector<std::uint8_t> gathered;
+  gathered.resize(static_cast<std::size_t>(width) * v.channels);
   for (int y = 0; y < height; ++y) {
     const std::uint8_t* row = v.data + static_cast<std::size_t>(ys[static_cast<std::size_t>(y)]) * v.stride;
-    float* out = luma.data() + static_cast<std::size_t>(y) * width;
+    float* out = luma.data() + static_cast<std::size_t>(y) * ld;
     if (v.channels == 3) {
       for (int x = 0; x < width; ++x) {
         const std::uint8_t* p = row + 3 * static_cast<std::size_t>(xs[static_cast<std::size_t>(x)]);
@@ -356,7 +457,24 @@ std::vector<float> PixelsToLuma(const PixelView& v, int& width, int& height) {
       for (int x = 0; x < width; ++x) out[x] = row[xs[static_cast<std::size_t>(x)]];
     }
   }
-  return luma;
+  return luma.data();
+}
+
+PdqResult HashLuma(const float* luma, std::size_t ld, int width, int height) {
+  PdqResult r;
+  float dct[kDctDim][kDctDim];
+  if (LumaToDct(luma, ld, width, height, /*skip_blur_at_64=*/true, dct, r.quality)) r.hash = ToBits(dct);
+  return r;
+}
+
+PdqDihedralResult DihedralHashLuma(const float* luma, std::size_t ld, int width, int height) {
+  PdqDihedralResult r;
+  float dct[kDctDim][kDctDim];
+  if (!LumaToDct(luma, ld, width, height, /*skip_blur_at_64=*/false, dct, r.quality)) return r;
+  for (int d = 0; d < kNumDihedral; ++d) {
+    r.hashes[static_cast<std::size_t>(d)] = DihedralHash(dct, static_cast<Dihedral>(d));
+  }
+  return r;
 }
 
 }  // namespace
@@ -399,35 +517,28 @@ std::string_view DihedralName(Dihedral d) {
   return "unknown";
 }
 
-PdqResult PdqHashLuma(float* luma, int width, int height) {
-  PdqResult r;
-  float dct[kDctDim][kDctDim];
-  if (LumaToDct(luma, width, height, /*skip_blur_at_64=*/true, dct, r.quality)) r.hash = ToBits(dct);
-  return r;
+PdqResult PdqHashLuma(const float* luma, int width, int height) {
+  return HashLuma(luma, static_cast<std::size_t>(width), width, height);
 }
 
-PdqDihedralResult PdqDihedralHashLuma(float* luma, int width, int height) {
-  PdqDihedralResult r;
-  float dct[kDctDim][kDctDim];
-  if (!LumaToDct(luma, width, height, /*skip_blur_at_64=*/false, dct, r.quality)) return r;
-  for (int d = 0; d < kNumDihedral; ++d) {
-    r.hashes[static_cast<std::size_t>(d)] = DihedralHash(dct, static_cast<Dihedral>(d));
-  }
-  return r;
+PdqDihedralResult PdqDihedralHashLuma(const float* luma, int width, int height) {
+  return DihedralHashLuma(luma, static_cast<std::size_t>(width), width, height);
 }
 
 PdqResult PdqHashPixels(const PixelView& view) {
   int w = 0;
   int h = 0;
-  std::vector<float> luma = PixelsToLuma(view, w, h);
-  return PdqHashLuma(luma.data(), w, h);
+  std::size_t ld = 0;
+  const float* luma = PixelsToLuma(view, w, h, ld);
+  return HashLuma(luma, ld, w, h);
 }
 
 PdqDihedralResult PdqDihedralHashPixels(const PixelView& view) {
   int w = 0;
   int h = 0;
-  std::vector<float> luma = PixelsToLuma(view, w, h);
-  return PdqDihedralHashLuma(luma.data(), w, h);
+  std::size_t ld = 0;
+  const float* luma = PixelsToLuma(view, w, h, ld);
+  return DihedralHashLuma(luma, ld, w, h);
 }
 
 }  // namespace takeback::hash

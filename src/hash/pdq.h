@@ -82,8 +82,8 @@ PdqResult PdqHashPixels(const PixelView& view);
 PdqDihedralResult PdqDihedralHashPixels(const PixelView& view);
 
 // Lower-level entry points on float luma (row-major, width*height values),
-// with no pre-resize. `luma` is used as scratch and overwritten.
-PdqResult PdqHashLuma(float* luma, int width, int height);
-PdqDihedralResult PdqDihedralHashLuma(float* luma, int width, int height);
+// with no pre-resize (video frames already scaled by the decoder).
+PdqResult PdqHashLuma(const float* luma, int width, int height);
+PdqDihedralResult PdqDihedralHashLuma(const float* luma, int width, int height);
 
 }  // namespace takeback::hash

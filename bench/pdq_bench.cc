@@ -1,0 +1,121 @@
+// Prints PDQ throughput figures quoted in docs/BENCHMARKS.md:
+//  (a) hashing already-decoded 512x512 RGB pixels, single thread;
+//  (b) decode + hash of JPEG files (the testdata photos by default),
+//      single thread, file bytes already in memory.
+// Usage: pdq_bench [--seconds S] [JPEG_OR_DIR...]
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "common/file.h"
+#include "hash/pdq.h"
+#include "media/image.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using takeback::hash::PdqDihedralHashPixels;
+using takeback::hash::PdqHashPixels;
+using takeback::hash::PixelView;
+
+// Runs `fn` repeatedly for about `seconds`, returns calls per second.
+template <typename Fn>
+double Rate(double seconds, Fn fn) {
+  // Warm up caches and the dispatcher.
+  for (int i = 0; i < 3; ++i) fn(i);
+  long n = 0;
+  const auto start = Clock::now();
+  double elapsed = 0;
+  do {
+    fn(static_cast<int>(n));
+    ++n;
+    elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+  } while (elapsed < seconds);
+  return static_cast<double>(n) / elapsed;
+}
+
+std::vector<std::uint8_t> NoisyPicture(int w, int h, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::vector<std::uint8_t> px(static_cast<std::size_t>(w) * h * 3);
+  int v = 128;
+  for (auto& p : px) {
+    v = std::clamp(v + static_cast<int>(rng() % 9) - 4, 0, 255);
+    p = static_cast<std::uint8_t>(v);
+  }
+  return px;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  double seconds = 3.0;
+  std::vector<std::string> inputs;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--seconds" && i + 1 < argc) {
+      seconds = std::atof(argv[++i]);
+    } else {
+      inputs.push_back(a);
+    }
+  }
+  if (inputs.empty()) {
+    const char* td = std::getenv("TAKEBACK_TESTDATA_DIR");
+    inputs.push_back(std::string(td != nullptr ? td : "../shared/testdata") + "/pdq/images");
+  }
+
+  std::printf("PDQ benchmark, single thread, %.1f s per figure\n", seconds);
+
+  // (a) already-decoded 512x512 pixels.
+  const auto px = NoisyPicture(512, 512, 1);
+  const PixelView view{px.data(), 512, 512, 3, 512 * 3};
+  volatile int sink = 0;
+  const double a = Rate(seconds, [&](int) { sink = sink + PdqHashPixels(view).quality; });
+  std::printf("(a) hash 512x512 RGB pixels:            %8.0f hashes/s  (%.3f ms each)\n", a, 1000.0 / a);
+  const double ad = Rate(seconds, [&](int) { sink = sink + PdqDihedralHashPixels(view).quality; });
+  std::printf("(a') 8 dihedral hashes, 512x512 pixels: %8.0f images/s  (%.3f ms each)\n", ad, 1000.0 / ad);
+
+  // (b) decode + hash of JPEG files held in memory.
+  std::vector<std::vector<std::uint8_t>> files;
+  std::uint64_t pixels = 0;
+  for (const std::string& in : inputs) {
+    std::vector<std::filesystem::path> paths;
+    if (std::filesystem::is_directory(in)) {
+      for (const auto& e : std::filesystem::directory_iterator(in)) paths.push_back(e.path());
+    } else {
+      paths.emplace_back(in);
+    }
+    std::sort(paths.begin(), paths.end());
+    for (const auto& p : paths) {
+      const std::string ext = p.extension().string();
+      if (ext != ".jpg" && ext != ".jpeg") continue;
+      auto bytes = takeback::ReadFileLimited(p.string(), 64U << 20U);
+      if (!bytes.ok()) continue;
+      auto img = takeback::media::DecodeImage(*bytes, {});
+      if (!img.ok()) {
+        std::fprintf(stderr, "skip %s: %s\n", p.c_str(), img.status().ToString().c_str());
+        continue;
+      }
+      pixels += static_cast<std::uint64_t>(img->width) * img->height;
+      files.push_back(std::move(*bytes));
+    }
+  }
+  if (files.empty()) {
+    std::printf("(b) skipped: no decodable JPEG files found in the inputs\n");
+    return 0;
+  }
+  const double b = Rate(seconds, [&](int i) {
+    const auto& f = files[static_cast<std::size_t>(i) % files.size()];
+    auto img = takeback::media::DecodeImage(f, {});
+    const PixelView v{img->pixels.data(), img->width, img->height, img->channels,
+                      static_cast<std::size_t>(img->width) * img->channels};
+    sink = sink + PdqHashPixels(v).quality;
+  });
+  std::printf("(b) decode+hash %zu JPEGs (mean %.2f MP): %8.1f images/s\n", files.size(),
+              static_cast<double>(pixels) / 1e6 / static_cast<double>(files.size()), b);
+  return 0;
+}
