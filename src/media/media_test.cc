@@ -1,0 +1,3 @@
+#include <gtest/gtest.h>
+#include "media/image.h"
+TEST(Media, Placeholder) {}
