@@ -1,5 +1,115 @@
-#include <cstdio>
-int main() {
-  std::puts("takeback: not built yet");
-  return 2;
+// takeback: the command-line program. main() only finds the sub-command and
+// hands it the process's streams; each sub-command lives in its own file.
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <iostream>
+#include <span>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "cli/command.h"
+#include "cli/hash_command.h"
+
+#ifndef TAKEBACK_VERSION
+#define TAKEBACK_VERSION "unknown"
+#endif
+
+namespace takeback::cli {
+namespace {
+
+struct Command {
+  std::string_view name;
+  std::string_view summary;
+  int (*run)(std::span<const std::string> args, const CommandIo& io);
+  std::string_view (*help)();
+};
+
+constexpr std::array<Command, 1> kCommands = {{
+    {"hash", "print PDQ hashes (and digests) of image files", &RunHashCommand, &HashCommandHelp},
+}};
+
+// Named in the design, not built yet: say so instead of "unknown command".
+constexpr std::array<std::string_view, 7> kPlannedCommands = {"register", "match", "serve", "scan",
+                                                              "evidence", "faces", "compare"};
+
+const Command* FindCommand(std::string_view name) {
+  const auto it = std::find_if(kCommands.begin(), kCommands.end(), [&](const Command& c) { return c.name == name; });
+  return it == kCommands.end() ? nullptr : &*it;
+}
+
+void PrintTopHelp(std::ostream& out) {
+  out << "Usage: takeback COMMAND [OPTION]... [ARG]...\n"
+         "\n"
+         "Takeback finds and takes down non-consensual intimate images. Victims hash\n"
+         "their own photos (the photos never leave their device), platforms check\n"
+         "uploads against those hashes, investigators scan chat exports.\n"
+         "\n"
+         "Commands:\n";
+  for (const Command& command : kCommands) out << "  " << command.name << "    " << command.summary << "\n";
+  out << "\n"
+         "Options:\n"
+         "  -h, --help       show this help (\"takeback COMMAND --help\" for a command)\n"
+         "      --version    print the version\n"
+         "\n"
+         "Exit status: 0 success, 1 some inputs failed, 2 bad command line.\n"
+         "\n"
+         "Examples:\n"
+         "  takeback hash photo.jpg\n"
+         "  takeback hash -r --json photos/ > hashes.jsonl\n"
+         "  takeback help hash\n";
+}
+
+int UsageError(std::ostream& err, const std::string& message) {
+  err << "takeback: " << message << "\n"
+      << "Usage: takeback COMMAND [OPTION]... [ARG]...\n"
+      << "Try 'takeback --help' for more information.\n";
+  return kExitUsage;
+}
+
+int Help(std::span<const std::string> args, const CommandIo& io) {
+  if (args.empty()) {
+    PrintTopHelp(io.out);
+    return kExitOk;
+  }
+  const Command* command = FindCommand(args[0]);
+  if (command == nullptr) return UsageError(io.err, "no help for unknown command '" + args[0] + "'");
+  io.out << command->help();
+  return kExitOk;
+}
+
+int Dispatch(std::span<const std::string> args, const CommandIo& io) {
+  if (args.empty()) return UsageError(io.err, "no command given");
+  const std::string& first = args[0];
+  if (first == "-h" || first == "--help") return Help({}, io);
+  if (first == "help") return Help(args.subspan(1), io);
+  if (first == "--version") {
+    io.out << "takeback " << TAKEBACK_VERSION << "\n";
+    return kExitOk;
+  }
+  if (const Command* command = FindCommand(first)) return command->run(args.subspan(1), io);
+  if (std::find(kPlannedCommands.begin(), kPlannedCommands.end(), first) != kPlannedCommands.end()) {
+    return UsageError(io.err, "command '" + first + "' is not available in this version yet");
+  }
+  if (first.starts_with('-')) return UsageError(io.err, "unknown option '" + first + "'");
+  return UsageError(io.err, "unknown command '" + first + "'");
+}
+
+}  // namespace
+}  // namespace takeback::cli
+
+int main(int argc, char** argv) {
+  std::ios::sync_with_stdio(false);
+  const std::vector<std::string> args(argv + std::min(argc, 1), argv + argc);
+  const takeback::cli::CommandIo io{
+      .in = std::cin,
+      .out = std::cout,
+      .err = std::cerr,
+      .err_is_terminal = ::isatty(STDERR_FILENO) == 1,
+      .hardware_threads = std::max(1U, std::thread::hardware_concurrency()),
+  };
+  return takeback::cli::Dispatch(args, io);
 }
