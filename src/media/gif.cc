@@ -108,11 +108,13 @@ Result<Image> DecodeGif(std::span<const std::uint8_t> data, const DecodeOptions&
   image.height = desc.Height;
   image.channels = 3;
   if (!TryResize(&image.pixels, width * height * 3)) return TooLarge("out of memory for the GIF's pixels");
-  for (std::size_t i = 0; i < width * height; ++i) {
-    const int index = indexes[i] < map->ColorCount ? indexes[i] : 0;
-    image.pixels[3 * i] = map->Colors[index].Red;
-    image.pixels[3 * i + 1] = map->Colors[index].Green;
-    image.pixels[3 * i + 2] = map->Colors[index].Blue;
+  const std::uint8_t* in = indexes.data();
+  std::uint8_t* out = image.pixels.data();
+  for (std::size_t i = 0; i < width * height; ++i, out += 3) {
+    const GifColorType& colour = map->Colors[in[i] < map->ColorCount ? in[i] : 0];
+    out[0] = colour.Red;
+    out[1] = colour.Green;
+    out[2] = colour.Blue;
   }
   CollapseGrey(&image);
   return image;

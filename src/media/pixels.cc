@@ -47,14 +47,16 @@ bool TryResize(std::vector<std::uint8_t>* buffer, std::size_t size) noexcept {
 
 void CollapseGrey(Image* image) {
   if (image->channels != 3) return;
-  std::vector<std::uint8_t>& p = image->pixels;
-  const std::size_t count = p.size() / 3;
-  for (std::size_t i = 0; i < count; ++i) {
-    if (p[3 * i] != p[3 * i + 1] || p[3 * i] != p[3 * i + 2]) return;
+  // Raw pointers: this runs over every pixel, also in unoptimised builds.
+  std::uint8_t* p = image->pixels.data();
+  const std::size_t count = image->pixels.size() / 3;
+  const std::uint8_t* end = p + 3 * count;
+  for (const std::uint8_t* q = p; q != end; q += 3) {
+    if (q[0] != q[1] || q[0] != q[2]) return;
   }
   for (std::size_t i = 0; i < count; ++i) p[i] = p[3 * i];
-  p.resize(count);
-  p.shrink_to_fit();
+  image->pixels.resize(count);
+  image->pixels.shrink_to_fit();
   image->channels = 1;
 }
 

@@ -3,9 +3,10 @@
 // values when it writes PNM).
 //
 // 16-bit samples: ImageMagick would write a 16-bit PNM, which the reference
-// hasher then reads at a different scale. Takeback scales each sample to 8
-// bits with ImageMagick's own ScaleQuantumToChar (round(v / 257)), i.e. the
-// pixels of `convert FILE -depth 8 pnm:-`.
+// hasher reads at 257 times the 8-bit scale (PDQ's bits do not depend on
+// that scale). Takeback rounds each sample to the nearest 8-bit value,
+// round(v / 257), which is ImageMagick's ScaleQuantumToChar. Note that
+// `convert FILE -depth 8 pnm:-` truncates instead and can be 1 lower.
 //
 // libpng reports errors by longjmp; only ReadHeader and ReadRows call
 // setjmp, and they hold nothing with a destructor.
@@ -140,8 +141,10 @@ Result<Image> DecodePng(std::span<const std::uint8_t> data, const DecodeOptions&
   if (!ReadRows(&job, rows.data())) return JobError(job);
 
   if (bit_depth == 16) {
+    const std::uint8_t* in = wide.data();
+    std::uint8_t* out = image.pixels.data();
     for (std::size_t i = 0; i < samples; ++i) {
-      image.pixels[i] = ScaleShortToChar(static_cast<std::uint32_t>(wide[2 * i]) << 8 | wide[2 * i + 1]);
+      out[i] = ScaleShortToChar(static_cast<std::uint32_t>(in[2 * i]) << 8 | in[2 * i + 1]);
     }
   }
   CollapseGrey(&image);
