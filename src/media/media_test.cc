@@ -16,6 +16,7 @@
 
 #include <gif_lib.h>
 #include <jpeglib.h>
+#include <libheif/heif.h>
 #include <png.h>
 #include <webp/encode.h>
 
@@ -162,6 +163,38 @@ Bytes EncodeGif(int w, int h, int left, int top, const Bytes& indexes, const std
   }
   GifFreeMapObject(map);
   EGifCloseFile(gif, &error);
+  return out;
+}
+
+heif_error HeifWrite(heif_context*, const void* data, size_t size, void* userdata) {
+  auto* out = static_cast<Bytes*>(userdata);
+  const auto* bytes = static_cast<const std::uint8_t*>(data);
+  out->insert(out->end(), bytes, bytes + size);
+  return heif_error{heif_error_Ok, heif_suberror_Unspecified, "ok"};
+}
+
+// A HEIC (or AVIF) made with libheif, or empty when this libheif has no
+// encoder for it.
+Bytes EncodeHeif(int w, int h, const Bytes& rgb, heif_compression_format format) {
+  Bytes out;
+  heif_context* context = heif_context_alloc();
+  heif_encoder* encoder = nullptr;
+  if (heif_context_get_encoder_for_format(context, format, &encoder).code == heif_error_Ok) {
+    heif_image* image = nullptr;
+    heif_image_create(w, h, heif_colorspace_RGB, heif_chroma_interleaved_RGB, &image);
+    heif_image_add_plane(image, heif_channel_interleaved, w, h, 8);
+    int stride = 0;
+    std::uint8_t* plane = heif_image_get_plane(image, heif_channel_interleaved, &stride);
+    for (int y = 0; y < h; ++y) std::memcpy(plane + y * stride, &rgb[static_cast<std::size_t>(y * w * 3)], w * 3);
+    heif_encoder_set_lossy_quality(encoder, 90);
+    if (heif_context_encode_image(context, image, encoder, nullptr, nullptr).code == heif_error_Ok) {
+      heif_writer writer{1, HeifWrite};
+      (void)heif_context_write(context, &writer, &out);
+    }
+    heif_image_release(image);
+    heif_encoder_release(encoder);
+  }
+  heif_context_free(context);
   return out;
 }
 
@@ -616,6 +649,32 @@ TEST(BmpTest, DepthsAndRowOrder) {
   Result<Image> rle = Decode(EncodeBmp(4, 1, 8, false, 1, palette, {}, [](int, int) { return 0; }));
   ASSERT_FALSE(rle.ok());
   EXPECT_EQ(rle.status().code(), ErrorCode::kUnsupported);
+}
+
+TEST(HeifTest, HeicAndAvifDecode) {
+  const Bytes rgb = Pattern(16, 12);
+  int encoded = 0;
+  for (heif_compression_format format : {heif_compression_HEVC, heif_compression_AV1}) {
+    const Bytes file = EncodeHeif(16, 12, rgb, format);
+    if (file.empty()) continue;
+    ++encoded;
+    EXPECT_EQ(SniffImageFormat(file), ImageFormat::kHeif);
+    Result<Image> image = Decode(file);
+    ASSERT_TRUE(image.ok()) << image.status().ToString();
+    EXPECT_EQ(image->width, 16);
+    EXPECT_EQ(image->height, 12);
+    EXPECT_EQ(image->channels, 3);
+    for (std::size_t cut : {std::size_t{20}, file.size() / 3, file.size() * 2 / 3}) {
+      Result<Image> part = Decode(Bytes(file.begin(), file.begin() + static_cast<std::ptrdiff_t>(cut)));
+      EXPECT_FALSE(part.ok()) << "cut at " << cut;
+    }
+    DecodeOptions small;
+    small.max_pixels = 100;
+    Result<Image> refused = Decode(file, small);
+    ASSERT_FALSE(refused.ok());
+    EXPECT_EQ(refused.status().code(), ErrorCode::kTooLarge);
+  }
+  if (encoded == 0) GTEST_SKIP() << "this libheif has no HEVC or AV1 encoder";
 }
 
 // ------------------------------------------------------------ limits
