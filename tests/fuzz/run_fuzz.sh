@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Runs a libFuzzer target for a bounded time, seeded from the shared test
+# images (TAKEBACK_TESTDATA_DIR, default ../shared/testdata beside the repo),
+# tests/fuzz/seeds/ and tests/fuzz/regressions/.
+#
+#   run_fuzz.sh FUZZER SECONDS WORKDIR
+#
+# WORKDIR keeps the growing corpus between runs (WORKDIR/corpus) and any
+# crash reproducers (WORKDIR/artifacts). Exits non-zero when the fuzzer finds
+# a crash, leak, timeout or OOM; the reproducer belongs in
+# tests/fuzz/regressions/ once the bug is understood.
+set -euo pipefail
+
+fuzzer=${1:?usage: run_fuzz.sh FUZZER SECONDS WORKDIR}
+seconds=${2:?usage: run_fuzz.sh FUZZER SECONDS WORKDIR}
+workdir=${3:?usage: run_fuzz.sh FUZZER SECONDS WORKDIR}
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+testdata=${TAKEBACK_TESTDATA_DIR:-$repo/../shared/testdata}
+
+# Seeds larger than this are left out: big inputs make every mutation slow.
+max_len=1048576
+
+mkdir -p "$workdir/corpus" "$workdir/artifacts" "$workdir/seeds"
+rm -f "$workdir/seeds"/*
+if [[ -d "$testdata" ]]; then
+  n=0
+  while IFS= read -r -d '' f; do
+    # Flatten paths into unique names; libFuzzer only needs the bytes.
+    name=$(printf '%s' "${f#"$testdata"/}" | tr '/ @' '___')
+    cp "$f" "$workdir/seeds/$name"
+    n=$((n + 1))
+  done < <(find "$testdata" -type f \( -iname '*.jpg' -o -iname '*.jpeg' -o -iname '*.png' -o -iname '*.webp' \
+             -o -iname '*.gif' -o -iname '*.bmp' -o -iname '*.heic' -o -iname '*.heif' -o -iname '*.avif' \) \
+             -size -$((max_len / 1024))k -print0)
+  echo "run_fuzz: $n seed images from $testdata"
+else
+  echo "run_fuzz: NOTE: no shared test data at $testdata (set TAKEBACK_TESTDATA_DIR); seeding from tests/fuzz only"
+fi
+
+echo "run_fuzz: fuzzing $(basename "$fuzzer") for ${seconds}s"
+status=0
+"$fuzzer" "$workdir/corpus" "$workdir/seeds" "$here/seeds" "$here/regressions" \
+  -max_total_time="$seconds" -max_len="$max_len" -rss_limit_mb=2048 -timeout=25 \
+  -artifact_prefix="$workdir/artifacts/" -print_final_stats=1 || status=$?
+
+if [[ $status -ne 0 ]]; then
+  echo "run_fuzz: FAILED (exit $status). Reproducers:"
+  ls -l "$workdir/artifacts/" || true
+  echo "run_fuzz: replay one with: $fuzzer FILE; keep it in tests/fuzz/regressions/ once understood"
+fi
+exit "$status"
