@@ -39,6 +39,12 @@ struct DecodeOptions {
   // Apply the EXIF Orientation tag (JPEG, and HEIF's own transforms). Off
   // by default: the reference hasher ignores EXIF.
   bool auto_orient = false;
+  // Fast path, never the default: JPEG only, let libjpeg scale in the DCT
+  // domain (by N/8) to the smallest size whose sides are both at least this
+  // many pixels, with its fast integer IDCT. Much faster on camera photos,
+  // but the pixels (so the PDQ bits) differ a little from a full decode.
+  // 0 decodes at full size, as bit-exact hashing needs.
+  int jpeg_fast_min_side = 0;
 };
 
 // Decodes the first frame of a JPEG, PNG, WebP, GIF, BMP or HEIC/AVIF image.

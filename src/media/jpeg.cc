@@ -119,8 +119,10 @@ bool ReadHeader(JpegJob* job, std::span<const std::uint8_t> data, bool keep_exif
 bool ReadPixels(JpegJob* job, std::uint8_t* pixels) {
   if (setjmp(job->err.jump) != 0) return false;
   j_decompress_ptr cinfo = &job->cinfo;
+  const JDIMENSION expected_width = cinfo->output_width;  // from jpeg_calc_output_dimensions
+  const JDIMENSION expected_height = cinfo->output_height;
   jpeg_start_decompress(cinfo);
-  if (cinfo->output_width != cinfo->image_width || cinfo->output_height != cinfo->image_height) {
+  if (cinfo->output_width != expected_width || cinfo->output_height != expected_height) {
     std::snprintf(job->err.message, sizeof job->err.message, "libjpeg changed the output size");
     return false;
   }
@@ -163,6 +165,27 @@ bool ReadPixels(JpegJob* job, std::uint8_t* pixels) {
   }
   job->err.pixels_done = true;
   jpeg_finish_decompress(cinfo);
+  return true;
+}
+
+// Smallest N/8 scale keeping both sides >= min_side (1/8 .. 8/8).
+void ChooseFastScale(j_decompress_ptr cinfo, int min_side) {
+  const auto side = static_cast<std::uint64_t>(min_side);
+  for (unsigned num = 1; num <= 8; ++num) {
+    const std::uint64_t w = (static_cast<std::uint64_t>(cinfo->image_width) * num + 7) / 8;
+    const std::uint64_t h = (static_cast<std::uint64_t>(cinfo->image_height) * num + 7) / 8;
+    if ((w >= side && h >= side) || num == 8) {
+      cinfo->scale_num = num;
+      cinfo->scale_denom = 8;
+      break;
+    }
+  }
+  cinfo->dct_method = JDCT_IFAST;
+}
+
+bool CalcOutputSize(JpegJob* job) {
+  if (setjmp(job->err.jump) != 0) return false;
+  jpeg_calc_output_dimensions(&job->cinfo);
   return true;
 }
 
@@ -238,9 +261,12 @@ Result<Image> DecodeJpeg(std::span<const std::uint8_t> data, const DecodeOptions
                          " components)");
   }
 
+  if (options.jpeg_fast_min_side > 0) ChooseFastScale(cinfo, options.jpeg_fast_min_side);
+  if (!CalcOutputSize(&job)) return JobError(job);
+
   Image image;
-  image.width = static_cast<int>(cinfo->image_width);
-  image.height = static_cast<int>(cinfo->image_height);
+  image.width = static_cast<int>(cinfo->output_width);
+  image.height = static_cast<int>(cinfo->output_height);
   image.channels = channels;
   const std::size_t size = static_cast<std::size_t>(image.width) * static_cast<std::size_t>(image.height) *
                            static_cast<std::size_t>(channels);
