@@ -452,6 +452,21 @@ TEST(JpegTest, BaselineProgressiveAndGrey) {
   EXPECT_EQ(collapsed->channels, 1);
 }
 
+TEST(JpegTest, FastPathScalesInTheDctDomain) {
+  const Bytes jpeg = EncodeJpeg(200, 120, Bytes(200 * 120 * 3, 90), 3);
+  DecodeOptions fast;
+  fast.jpeg_fast_min_side = 50;  // 3/8 keeps both sides >= 50: 75x45 is too small, so 4/8
+  Result<Image> image = Decode(jpeg, fast);
+  ASSERT_TRUE(image.ok()) << image.status().ToString();
+  EXPECT_EQ(image->width, 100);
+  EXPECT_EQ(image->height, 60);
+  fast.jpeg_fast_min_side = 1000;  // larger than the image: full size
+  image = Decode(jpeg, fast);
+  ASSERT_TRUE(image.ok());
+  EXPECT_EQ(image->width, 200);
+  EXPECT_EQ(image->height, 120);
+}
+
 TEST(JpegTest, AllEightOrientations) {
   const int w = 5;
   const int h = 3;
