@@ -75,10 +75,11 @@ bool ParsedArgs::Has(std::string_view long_name) const {
 }
 
 std::optional<std::string> ParsedArgs::Value(std::string_view long_name) const {
-  for (auto it = options.rbegin(); it != options.rend(); ++it) {
-    if (it->first == long_name) return it->second;
+  std::optional<std::string> value;
+  for (const auto& [name, text] : options) {
+    if (name == long_name) value = text;
   }
-  return std::nullopt;
+  return value;
 }
 
 Result<ParsedArgs> ParseArgs(std::span<const std::string> args, std::span<const OptionSpec> specs) {

@@ -27,9 +27,9 @@ struct ParsedArgs {
   std::vector<std::pair<std::string, std::string>> options;
   std::vector<std::string> positionals;
 
-  bool Has(std::string_view long_name) const;
+  [[nodiscard]] bool Has(std::string_view long_name) const;
   // The value of the last occurrence, or nullopt when the option is absent.
-  std::optional<std::string> Value(std::string_view long_name) const;
+  [[nodiscard]] std::optional<std::string> Value(std::string_view long_name) const;
 };
 
 // Splits `args` (argv without the program and command names). Accepts

@@ -1,3 +1,4 @@
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -7,8 +8,6 @@
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "cli/args.h"
 #include "cli/command.h"
@@ -114,8 +113,8 @@ TEST_F(InputsTest, RecursiveIsSortedAndSkipsLoopsAndFifos) {
     EXPECT_TRUE(item.error.ok()) << item.path;
     paths.push_back(item.path);
   }
-  EXPECT_EQ(paths, (std::vector<std::string>{Path("d/a-c.jpg"), Path("d/b.jpg"), Path("d/link.jpg"),
-                                             Path("d/sub/z.jpg")}));
+  EXPECT_EQ(paths,
+            (std::vector<std::string>{Path("d/a-c.jpg"), Path("d/b.jpg"), Path("d/link.jpg"), Path("d/sub/z.jpg")}));
 }
 
 TEST_F(InputsTest, DirectoryWithoutRecursiveAndMissingAndStdin) {

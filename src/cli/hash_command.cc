@@ -26,7 +26,7 @@ namespace {
 
 constexpr std::uint64_t kDefaultMaxPixels = 100'000'000;
 constexpr std::uint64_t kDefaultMaxFileSize = std::uint64_t{256} << 20;  // 256 MiB
-constexpr unsigned kMaxDefaultJobs = 8;   // each job may hold a decoded image
+constexpr unsigned kMaxDefaultJobs = 8;                                  // each job may hold a decoded image
 constexpr std::uint64_t kMaxJobs = 256;
 constexpr std::size_t kProgressMinFiles = 8;  // below this a progress line is noise
 
@@ -129,8 +129,8 @@ constexpr std::array<OptionSpec, 10> kOptionSpecs = {{
     {"help", 'h', false},
 }};
 
-Result<std::uint64_t> PositiveNumberOption(const ParsedArgs& parsed, std::string_view name,
-                                           std::uint64_t default_value, bool byte_size) {
+Result<std::uint64_t> PositiveNumberOption(const ParsedArgs& parsed, std::string_view name, std::uint64_t default_value,
+                                           bool byte_size) {
   const std::optional<std::string> text = parsed.Value(name);
   if (!text) return default_value;
   const std::optional<std::uint64_t> value = byte_size ? ParseByteSize(*text) : ParseUint(*text);
@@ -281,6 +281,7 @@ int UsageError(const CommandIo& io, const Status& status) {
 std::size_t HashAll(const std::vector<InputItem>& items, const HashOptions& options, const CommandIo& io) {
   const bool show_progress = io.err_is_terminal && !options.quiet && items.size() > kProgressMinFiles;
   ProgressMeter progress(io.err, items.size(), show_progress);
+  progress.Update(0);
   std::size_t failures = 0;
   auto work = [&](std::size_t i) { return HashFile(items[i], options); };
   auto emit = [&](std::size_t i, Result<FileReport>&& result) {

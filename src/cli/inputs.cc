@@ -49,11 +49,9 @@ void Walk(const std::string& dir, std::set<DirId>& visited, std::vector<InputIte
       continue;
     }
     struct stat st {};
-    if (S_ISLNK(lst.st_mode) && ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
-      out.push_back({path, Status::Ok()});
-    } else if (S_ISREG(lst.st_mode)) {
-      out.push_back({path, Status::Ok()});
-    }
+    const bool regular =
+        S_ISREG(lst.st_mode) || (S_ISLNK(lst.st_mode) && ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode));
+    if (regular) out.push_back({path, Status::Ok()});
   }
 }
 

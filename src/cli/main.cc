@@ -33,12 +33,14 @@ constexpr std::array<Command, 1> kCommands = {{
 }};
 
 // Named in the design, not built yet: say so instead of "unknown command".
-constexpr std::array<std::string_view, 7> kPlannedCommands = {"register", "match", "serve", "scan",
+constexpr std::array<std::string_view, 7> kPlannedCommands = {"register", "match", "serve",  "scan",
                                                               "evidence", "faces", "compare"};
 
 const Command* FindCommand(std::string_view name) {
-  const auto it = std::find_if(kCommands.begin(), kCommands.end(), [&](const Command& c) { return c.name == name; });
-  return it == kCommands.end() ? nullptr : &*it;
+  for (const Command& command : kCommands) {
+    if (command.name == name) return &command;
+  }
+  return nullptr;
 }
 
 void PrintTopHelp(std::ostream& out) {

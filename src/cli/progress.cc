@@ -1,8 +1,9 @@
 #include "cli/progress.h"
 
 #include <cmath>
-#include <cstdio>
+#include <iomanip>
 #include <ostream>
+#include <sstream>
 
 namespace takeback::cli {
 namespace {
@@ -17,25 +18,23 @@ std::string FormatDuration(double seconds) {
   if (total < kSecondsPerHour) {
     return std::to_string(total / kSecondsPerMinute) + "m" + std::to_string(total % kSecondsPerMinute) + "s";
   }
-  return std::to_string(total / kSecondsPerHour) + "h" +
-         std::to_string(total % kSecondsPerHour / kSecondsPerMinute) + "m";
+  return std::to_string(total / kSecondsPerHour) + "h" + std::to_string(total % kSecondsPerHour / kSecondsPerMinute) +
+         "m";
 }
 
 }  // namespace
 
 std::string FormatProgress(std::size_t done, std::size_t total, double elapsed_seconds) {
-  const int width = static_cast<int>(std::to_string(total).size());
+  const auto width = static_cast<int>(std::to_string(total).size());
   const double percent = total == 0 ? 100.0 : 100.0 * static_cast<double>(done) / static_cast<double>(total);
-  char head[96];
-  std::snprintf(head, sizeof(head), "[%*zu/%zu] %5.1f%%", width, done, total, percent);
-  std::string line = head;
-  if (elapsed_seconds <= 0.0 || done == 0) return line;
+  std::ostringstream line;
+  line << std::fixed << '[' << std::setw(width) << done << '/' << total << "] " << std::setw(5) << std::setprecision(1)
+       << percent << '%';
+  if (elapsed_seconds <= 0.0 || done == 0) return line.str();
   const double rate = static_cast<double>(done) / elapsed_seconds;
-  char tail[64];
-  std::snprintf(tail, sizeof(tail), "  %.0f files/s", rate);
-  line += tail;
-  if (done < total) line += "  ETA " + FormatDuration(static_cast<double>(total - done) / rate);
-  return line;
+  line << "  " << std::setprecision(0) << rate << " files/s";
+  if (done < total) line << "  ETA " << FormatDuration(static_cast<double>(total - done) / rate);
+  return line.str();
 }
 
 ProgressMeter::ProgressMeter(std::ostream& err, std::size_t total, bool enabled)

@@ -46,9 +46,7 @@ std::string ReadFile(const fs::path& path) {
   return s.str();
 }
 
-void WriteFile(const fs::path& path, const std::string& bytes) {
-  std::ofstream(path, std::ios::binary) << bytes;
-}
+void WriteFile(const fs::path& path, const std::string& bytes) { std::ofstream(path, std::ios::binary) << bytes; }
 
 std::vector<std::string> Lines(const std::string& text) {
   std::vector<std::string> lines;
@@ -78,6 +76,19 @@ std::map<std::string, std::vector<std::string>> ReadTsv(const fs::path& path) {
   return rows;
 }
 
+bool HaveTestdata() { return fs::exists(kPdqDir / "expected.tsv"); }
+
+std::string Image(const std::string& name) { return (kImages / name).string(); }
+
+// "HASH,QUALITY,PATH" for an image listed in expected.tsv.
+std::string ExpectedLine(const std::string& name, const std::string& path) {
+  const auto rows = ReadTsv(kPdqDir / "expected.tsv");
+  const auto it = rows.find(name);
+  EXPECT_NE(it, rows.end()) << name;
+  if (it == rows.end()) return "";
+  return it->second[0] + "," + it->second[1] + "," + path;
+}
+
 class CliTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -100,7 +111,8 @@ class CliTest : public ::testing::Test {
     for (const std::string& arg : args) cmd += " " + ShellQuote(arg);
     cmd += " <" + ShellQuote((tmp_ / ".stdin").string()) + " >" + ShellQuote((tmp_ / ".stdout").string()) + " 2>" +
            ShellQuote((tmp_ / ".stderr").string());
-    const int status = std::system(cmd.c_str());
+    // A shell runs it, as a user would (and `timeout` guards against hangs).
+    const int status = std::system(cmd.c_str());  // NOLINT(cert-env33-c)
     RunResult result;
     result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
     result.out = ReadFile(tmp_ / ".stdout");
@@ -109,32 +121,19 @@ class CliTest : public ::testing::Test {
     return result;
   }
 
-  // Skips the test when the shared test images are absent.
-  bool HaveTestdata() const { return fs::exists(kPdqDir / "expected.tsv"); }
-
-  // "HASH,QUALITY,PATH" for an image listed in expected.tsv.
-  std::string ExpectedLine(const std::string& name, const std::string& path) {
-    const auto rows = ReadTsv(kPdqDir / "expected.tsv");
-    const auto it = rows.find(name);
-    EXPECT_NE(it, rows.end()) << name;
-    if (it == rows.end()) return "";
-    return it->second[0] + "," + it->second[1] + "," + path;
-  }
-
-  std::string Image(const std::string& name) const { return (kImages / name).string(); }
   std::string Tmp(const std::string& name) const { return (tmp_ / name).string(); }
 
   fs::path tmp_;
 };
 
-#define REQUIRE_TESTDATA()                                                                       \
-  do {                                                                                           \
+#define REQUIRE_TESTDATA()                                                                     \
+  do {                                                                                         \
     if (!HaveTestdata()) GTEST_SKIP() << "PDQ test data not found under " << kPdqDir.string(); \
   } while (false)
 
 std::string ToolDigest(const std::string& tool, const std::string& path) {
   const std::string cmd = tool + " " + ShellQuote(path);
-  FILE* pipe = ::popen(cmd.c_str(), "r");
+  FILE* pipe = ::popen(cmd.c_str(), "r");  // NOLINT(cert-env33-c): the coreutils tool is the point
   if (pipe == nullptr) return "";
   char buf[256] = {};
   const bool got = std::fgets(buf, sizeof(buf), pipe) != nullptr;
@@ -155,9 +154,9 @@ TEST_F(CliTest, HelpAndVersion) {
   for (const std::vector<std::string>& args : {std::vector<std::string>{"hash", "--help"}, {"help", "hash"}}) {
     r = Run(args);
     EXPECT_EQ(r.exit_code, 0);
-    for (const char* needle : {"Usage: takeback hash", "--recursive", "--json", "--dihedral", "--digests",
-                               "--auto-orient", "--max-pixels", "--max-file-size", "--quiet", "Exit status",
-                               "Examples", "PDQ,QUALITY,MD5,SHA256,PATH"}) {
+    for (const char* needle :
+         {"Usage: takeback hash", "--recursive", "--json", "--dihedral", "--digests", "--auto-orient", "--max-pixels",
+          "--max-file-size", "--quiet", "Exit status", "Examples", "PDQ,QUALITY,MD5,SHA256,PATH"}) {
       EXPECT_NE(r.out.find(needle), std::string::npos) << needle;
     }
     EXPECT_EQ(r.err, "");
@@ -196,8 +195,9 @@ TEST_F(CliTest, UsageErrorsExitTwoWithAHint) {
 
 TEST_F(CliTest, TextOutputMatchesReference) {
   REQUIRE_TESTDATA();
-  const std::vector<std::string> names = {"bridge-1-original.jpg", "c.png", "q0003.jpg", "small.jpg", "wee.jpg",
-                                          "modes/LA.png", "modes/F.webp", "exif-rotn-6.jpg"};
+  const std::vector<std::string> names = {
+      "bridge-1-original.jpg", "c.png",        "q0003.jpg",      "small.jpg", "wee.jpg",
+      "modes/LA.png",          "modes/F.webp", "exif-rotn-6.jpg"};
   std::vector<std::string> args = {"hash"};
   std::vector<std::string> want;
   for (const std::string& name : names) {
@@ -223,6 +223,7 @@ TEST_F(CliTest, RecursiveIsSortedAndMatchesEveryReferenceRow) {
   REQUIRE_TESTDATA();
   const auto rows = ReadTsv(kPdqDir / "expected.tsv");
   std::vector<std::string> want;
+  want.reserve(rows.size());
   for (const auto& [name, fields] : rows) want.push_back(fields[0] + "," + fields[1] + "," + Image(name));
   std::sort(want.begin(), want.end(), [](const std::string& a, const std::string& b) {
     return a.substr(a.rfind(',')) < b.substr(b.rfind(','));  // by path
@@ -263,8 +264,8 @@ TEST_F(CliTest, PathsFromStdin) {
   EXPECT_EQ(Lines(r.out), (std::vector<std::string>{ExpectedLine("q0122.jpg", Image("q0122.jpg")),
                                                     ExpectedLine("wee.jpg", Image("wee.jpg")),
                                                     ExpectedLine("c.png", Image("c.png"))}));
-  EXPECT_EQ(Lines(r.err), std::vector<std::string>{"takeback: " + Tmp("missing.jpg") +
-                                                   ": not_found: no such file or directory"});
+  EXPECT_EQ(Lines(r.err),
+            std::vector<std::string>{"takeback: " + Tmp("missing.jpg") + ": not_found: no such file or directory"});
 }
 
 TEST_F(CliTest, DihedralMatchesReference) {
@@ -329,7 +330,7 @@ TEST_F(CliTest, JsonLinesCarryEveryField) {
   EXPECT_GT(first["height"].get<int>(), 0);
   EXPECT_EQ(first["pdq"], dihedral.at("bridge-1-original.jpg")[1]);
   EXPECT_EQ(first["quality"], 100);
-  const std::vector<std::string> names = {"orig", "rot90", "rot180", "rot270",
+  const std::vector<std::string> names = {"orig",  "rot90", "rot180",    "rot270",
                                           "flipx", "flipy", "flipplus1", "flipminus1"};
   ASSERT_TRUE(first["dihedral"].is_object());
   EXPECT_EQ(first["dihedral"].size(), 8U);
@@ -384,7 +385,7 @@ TEST_F(CliTest, AutoOrientRotatesBeforeHashing) {
 TEST_F(CliTest, EachBadFileGetsOneLineAndTheRunGoesOn) {
   REQUIRE_TESTDATA();
   WriteFile(tmp_ / "empty.jpg", "");
-  std::mt19937 rng(42);
+  std::mt19937 rng(42);  // NOLINT(cert-msc32-c,cert-msc51-cpp): reproducible on purpose
   std::string noise(4096, '\0');
   for (char& c : noise) c = static_cast<char>(rng() & 0xFF);
   noise[0] = 'x';  // never a valid magic number by chance
@@ -395,20 +396,20 @@ TEST_F(CliTest, EachBadFileGetsOneLineAndTheRunGoesOn) {
   fs::create_directory(tmp_ / "folder");
 
   const std::string good = Image("wee.jpg");
-  const std::vector<std::string> bad = {Tmp("empty.jpg"), Tmp("random.jpg"), Tmp("truncated.jpg"), Tmp("notes.txt"),
-                                        Tmp("missing.jpg"), Tmp("folder")};
+  const std::vector<std::string> bad = {Tmp("empty.jpg"), Tmp("random.jpg"),  Tmp("truncated.jpg"),
+                                        Tmp("notes.txt"), Tmp("missing.jpg"), Tmp("folder")};
   std::vector<std::string> args = {"hash", good};
   args.insert(args.end(), bad.begin(), bad.end());
   args.push_back(Image("c.png"));
   const RunResult r = Run(args);
 
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_EQ(Lines(r.out), (std::vector<std::string>{ExpectedLine("wee.jpg", good),
-                                                    ExpectedLine("c.png", Image("c.png"))}));
+  EXPECT_EQ(Lines(r.out),
+            (std::vector<std::string>{ExpectedLine("wee.jpg", good), ExpectedLine("c.png", Image("c.png"))}));
   const std::vector<std::string> err = Lines(r.err);
   ASSERT_EQ(err.size(), bad.size()) << r.err;
-  const std::vector<std::string> codes = {"corrupt", "unsupported", "corrupt", "unsupported", "not_found",
-                                          "invalid_argument"};
+  const std::vector<std::string> codes = {"corrupt",     "unsupported", "corrupt",
+                                          "unsupported", "not_found",   "invalid_argument"};
   for (std::size_t i = 0; i < bad.size(); ++i) {
     const std::string prefix = "takeback: " + bad[i] + ": " + codes[i] + ": ";
     EXPECT_EQ(err[i].rfind(prefix, 0), 0U) << "want prefix '" << prefix << "', got '" << err[i] << "'";
@@ -424,7 +425,8 @@ TEST_F(CliTest, BadFilesOnlyStillExitOne) {
   EXPECT_EQ(r.exit_code, 1);
   nlohmann::json value = nlohmann::json::parse(r.out);
   EXPECT_EQ(value["error"]["code"], "corrupt");
-  EXPECT_EQ(Lines(r.err), std::vector<std::string>{"takeback: " + Tmp("empty.jpg") + ": corrupt: empty file (0 bytes)"});
+  EXPECT_EQ(Lines(r.err),
+            std::vector<std::string>{"takeback: " + Tmp("empty.jpg") + ": corrupt: empty file (0 bytes)"});
 }
 
 TEST_F(CliTest, UnreadableFile) {
