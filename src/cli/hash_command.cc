@@ -50,6 +50,10 @@ Options:
       --digests          also print the MD5 and SHA-256 of the file bytes
       --auto-orient      apply the EXIF Orientation tag before hashing (off by
                          default, like the reference hasher)
+      --fast             decode large JPEGs at reduced size (libjpeg DCT
+                         scaling, >= 256 px a side): faster, but hashes may
+                         differ from the exact ones by a few bits (see
+                         docs/formats/pdq.md); never use for golden hashes
       --max-pixels N     refuse images with more than N pixels
                          (default 100000000)
       --max-file-size B  refuse files larger than B bytes; suffixes K, M, G, T
@@ -116,12 +120,16 @@ struct FileReport {
   std::optional<hash::FileDigests> digests;
 };
 
-constexpr std::array<OptionSpec, 10> kOptionSpecs = {{
+// Smallest side the --fast JPEG path keeps; measured in docs/BENCHMARKS.md.
+constexpr int kFastJpegMinSide = 256;
+
+constexpr std::array<OptionSpec, 11> kOptionSpecs = {{
     {"recursive", 'r', false},
     {"json", '\0', false},
     {"dihedral", '\0', false},
     {"digests", '\0', false},
     {"auto-orient", '\0', false},
+    {"fast", '\0', false},
     {"max-pixels", '\0', true},
     {"max-file-size", '\0', true},
     {"jobs", 'j', true},
@@ -153,6 +161,7 @@ Result<HashOptions> ParseHashOptions(std::span<const std::string> args, unsigned
   options.digests = parsed->Has("digests");
   options.quiet = parsed->Has("quiet");
   options.decode.auto_orient = parsed->Has("auto-orient");
+  if (parsed->Has("fast")) options.decode.jpeg_fast_min_side = kFastJpegMinSide;
   const Result<std::uint64_t> max_pixels = PositiveNumberOption(*parsed, "max-pixels", kDefaultMaxPixels, false);
   if (!max_pixels.ok()) return max_pixels.status();
   options.decode.max_pixels = *max_pixels;

@@ -19,6 +19,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "hash/pdq.h"
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -378,6 +380,27 @@ TEST_F(CliTest, AutoOrientRotatesBeforeHashing) {
   EXPECT_NE(a["pdq"], b["pdq"]);
   EXPECT_EQ(a["width"], b["height"]);
   EXPECT_EQ(a["height"], b["width"]);
+}
+
+// --fast decodes a camera-sized JPEG at reduced size: the hash stays near
+// the exact one (well inside the match radius 31) but the decoded size shows
+// the DCT scaling happened.
+TEST_F(CliTest, FastPathStaysNearTheExactHash) {
+  REQUIRE_TESTDATA();
+  const std::string path = Image("exif-rotn-1.jpg");  // 4032x3024
+  const RunResult exact = Run({"hash", "--json", path});
+  const RunResult fast = Run({"hash", "--json", "--fast", path});
+  ASSERT_EQ(exact.exit_code, 0) << exact.err;
+  ASSERT_EQ(fast.exit_code, 0) << fast.err;
+  nlohmann::json a = nlohmann::json::parse(exact.out);
+  nlohmann::json b = nlohmann::json::parse(fast.out);
+  EXPECT_EQ(a["width"], 4032);
+  EXPECT_LT(b["width"].get<int>(), 4032);
+  EXPECT_GE(b["height"].get<int>(), 256);
+  const auto ha = takeback::hash::PdqHash::FromHex(a["pdq"].get<std::string>());
+  const auto hb = takeback::hash::PdqHash::FromHex(b["pdq"].get<std::string>());
+  ASSERT_TRUE(ha && hb);
+  EXPECT_LE(takeback::hash::HammingDistance(*ha, *hb), 16);
 }
 
 // ---------------------------------------------------------------- bad files
