@@ -138,8 +138,8 @@ int main(int argc, char** argv) {
   // (below that the reference says not to trust a hash anyway).
   if (!all.files.empty()) {
     const auto hash_of = [](const takeback::media::Image& img) {
-      return PdqHashPixels({img.pixels.data(), img.width, img.height, img.channels,
-                            static_cast<std::size_t>(img.width) * img.channels});
+      return PdqHashPixels(
+          {img.pixels.data(), img.width, img.height, img.channels, static_cast<std::size_t>(img.width) * img.channels});
     };
     for (int min_side : {512, 256, 128}) {
       takeback::media::DecodeOptions fast;

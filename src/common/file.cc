@@ -41,8 +41,8 @@ Result<std::vector<std::uint8_t>> ReadFileLimited(const std::string& path, std::
   if (!S_ISREG(st.st_mode)) return IoError("not a regular file");
   const auto size = static_cast<std::uint64_t>(st.st_size);
   if (size > max_bytes) {
-    return TooLarge("file is " + std::to_string(size) + " bytes, over the limit of " +
-                    std::to_string(max_bytes) + " bytes");
+    return TooLarge("file is " + std::to_string(size) + " bytes, over the limit of " + std::to_string(max_bytes) +
+                    " bytes");
   }
   std::vector<std::uint8_t> data(size);
   std::size_t done = 0;

@@ -2,10 +2,10 @@
 // Status or a Result<T>; neither throws on bad input.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
-#include <optional>
 
 namespace takeback {
 
@@ -55,7 +55,7 @@ inline Status Internal(std::string m) { return {ErrorCode::kInternal, std::move(
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : value_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  Result(T value) : value_(std::move(value)) {}         // NOLINT(google-explicit-constructor)
   Result(Status status) : status_(std::move(status)) {  // NOLINT(google-explicit-constructor)
     if (status_.ok()) status_ = Status(ErrorCode::kInternal, "Result built from an ok Status");
   }
@@ -78,8 +78,8 @@ class [[nodiscard]] Result {
 }  // namespace takeback
 
 // Returns early from the enclosing function when `expr` is an error Status.
-#define TAKEBACK_RETURN_IF_ERROR(expr)             \
-  do {                                             \
-    ::takeback::Status takeback_status_ = (expr);  \
+#define TAKEBACK_RETURN_IF_ERROR(expr)                   \
+  do {                                                   \
+    ::takeback::Status takeback_status_ = (expr);        \
     if (!takeback_status_.ok()) return takeback_status_; \
   } while (false)

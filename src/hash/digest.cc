@@ -1,9 +1,9 @@
 #include "hash/digest.h"
 
-#include <openssl/evp.h>
-
 #include <cassert>
 #include <memory>
+
+#include <openssl/evp.h>
 
 namespace takeback::hash {
 namespace {

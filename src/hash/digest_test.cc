@@ -1,8 +1,8 @@
 #include "hash/digest.h"
 
-#include <gtest/gtest.h>
-
 #include <string_view>
+
+#include <gtest/gtest.h>
 
 #include "common/hex.h"
 

@@ -83,9 +83,9 @@ void BoxAlongSteps(const float* __restrict in, std::size_t ld_in, float* __restr
   std::fill(sum, sum + lanes, 0.0F);
   int li = 0;
   int ri = 0;
-  int oi = 0;      // output step index
-  int next = 0;    // index into keep
-  int count = 0;   // current window size
+  int oi = 0;     // output step index
+  int next = 0;   // index into keep
+  int count = 0;  // current window size
 
   auto emit = [&](int step) {
     if (keep == nullptr) {
@@ -228,9 +228,7 @@ std::size_t PaddedLd(int n) {
 }
 
 // The reference's decimateFloat index: centre of each output cell.
-int DecimateIndex(int out_index, int in_dim) {
-  return static_cast<int>(((out_index + 0.5) * in_dim) / kBlurredDim);
-}
+int DecimateIndex(int out_index, int in_dim) { return static_cast<int>(((out_index + 0.5) * in_dim) / kBlurredDim); }
 
 // Blurs (two Jarosz passes per axis) and decimates `luma` (row-major
 // height x width) to 64x64, bit-exact with the reference. `luma` is
@@ -359,14 +357,29 @@ void TransformDct(const float in[kDctDim][kDctDim], float out[kDctDim][kDctDim],
 PdqHash DihedralHash(const float dct[kDctDim][kDctDim], Dihedral d) {
   float aux[kDctDim][kDctDim];
   switch (d) {
-    case Dihedral::kOriginal: return ToBits(dct);
-    case Dihedral::kRotate90: TransformDct(dct, aux, true, [](int, int j) { return (j & 1) == 0; }); break;
-    case Dihedral::kRotate180: TransformDct(dct, aux, false, [](int i, int j) { return ((i + j) & 1) != 0; }); break;
-    case Dihedral::kRotate270: TransformDct(dct, aux, true, [](int i, int) { return (i & 1) == 0; }); break;
-    case Dihedral::kFlipX: TransformDct(dct, aux, false, [](int i, int) { return (i & 1) == 0; }); break;
-    case Dihedral::kFlipY: TransformDct(dct, aux, false, [](int, int j) { return (j & 1) == 0; }); break;
-    case Dihedral::kFlipPlus1: TransformDct(dct, aux, true, [](int, int) { return false; }); break;
-    case Dihedral::kFlipMinus1: TransformDct(dct, aux, true, [](int i, int j) { return ((i + j) & 1) != 0; }); break;
+    case Dihedral::kOriginal:
+      return ToBits(dct);
+    case Dihedral::kRotate90:
+      TransformDct(dct, aux, true, [](int, int j) { return (j & 1) == 0; });
+      break;
+    case Dihedral::kRotate180:
+      TransformDct(dct, aux, false, [](int i, int j) { return ((i + j) & 1) != 0; });
+      break;
+    case Dihedral::kRotate270:
+      TransformDct(dct, aux, true, [](int i, int) { return (i & 1) == 0; });
+      break;
+    case Dihedral::kFlipX:
+      TransformDct(dct, aux, false, [](int i, int) { return (i & 1) == 0; });
+      break;
+    case Dihedral::kFlipY:
+      TransformDct(dct, aux, false, [](int, int j) { return (j & 1) == 0; });
+      break;
+    case Dihedral::kFlipPlus1:
+      TransformDct(dct, aux, true, [](int, int) { return false; });
+      break;
+    case Dihedral::kFlipMinus1:
+      TransformDct(dct, aux, true, [](int i, int j) { return ((i + j) & 1) != 0; });
+      break;
   }
   return ToBits(aux);
 }
@@ -393,8 +406,7 @@ bool LumaToDct(const float* luma, std::size_t ld, int width, int height, bool sk
 std::vector<int> ResizeMap(int in_dim, int out_dim) {
   std::vector<int> map(static_cast<std::size_t>(out_dim));
   for (int x = 0; x < out_dim; ++x) {
-    map[static_cast<std::size_t>(x)] =
-        static_cast<int>((static_cast<std::int64_t>(x) * in_dim) / out_dim);
+    map[static_cast<std::size_t>(x)] = static_cast<int>((static_cast<std::int64_t>(x) * in_dim) / out_dim);
   }
   return map;
 }
@@ -505,14 +517,22 @@ std::optional<PdqHash> PdqHash::FromHex(std::string_view hex) {
 
 std::string_view DihedralName(Dihedral d) {
   switch (d) {
-    case Dihedral::kOriginal: return "orig";
-    case Dihedral::kRotate90: return "rot90";
-    case Dihedral::kRotate180: return "rot180";
-    case Dihedral::kRotate270: return "rot270";
-    case Dihedral::kFlipX: return "flipx";
-    case Dihedral::kFlipY: return "flipy";
-    case Dihedral::kFlipPlus1: return "flipplus1";
-    case Dihedral::kFlipMinus1: return "flipminus1";
+    case Dihedral::kOriginal:
+      return "orig";
+    case Dihedral::kRotate90:
+      return "rot90";
+    case Dihedral::kRotate180:
+      return "rot180";
+    case Dihedral::kRotate270:
+      return "rot270";
+    case Dihedral::kFlipX:
+      return "flipx";
+    case Dihedral::kFlipY:
+      return "flipy";
+    case Dihedral::kFlipPlus1:
+      return "flipplus1";
+    case Dihedral::kFlipMinus1:
+      return "flipminus1";
   }
   return "unknown";
 }

@@ -44,7 +44,7 @@ struct PdqResult {
 // The eight dihedral transforms, in the reference's order and naming.
 enum class Dihedral {
   kOriginal = 0,
-  kRotate90,    // counter-clockwise
+  kRotate90,  // counter-clockwise
   kRotate180,
   kRotate270,
   kFlipX,       // top/bottom swap

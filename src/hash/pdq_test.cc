@@ -1,12 +1,12 @@
 #include "hash/pdq.h"
 
-#include <gtest/gtest.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <random>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 namespace takeback::hash {
 namespace {
@@ -117,8 +117,7 @@ TEST(PdqHashTest, DeterministicAndHalfTheBitsSet) {
 TEST(PdqHashTest, DifferentImagesAreFarApart) {
   const auto px1 = SyntheticRgb(300, 300, 1);
   const auto px2 = SyntheticRgb(300, 300, 2);
-  const int d = HammingDistance(PdqHashPixels(View(px1, 300, 300, 3)).hash,
-                                PdqHashPixels(View(px2, 300, 300, 3)).hash);
+  const int d = HammingDistance(PdqHashPixels(View(px1, 300, 300, 3)).hash, PdqHashPixels(View(px2, 300, 300, 3)).hash);
   EXPECT_GT(d, 31);
 }
 
@@ -157,13 +156,27 @@ TEST(PdqHashTest, DihedralHashesMatchTransformedPixels) {
     PdqHash h;
   };
   const Case cases[] = {
-      {Dihedral::kRotate90, transformed([&](int x, int y) { return std::pair{m - y, x}; })},
-      {Dihedral::kRotate180, transformed([&](int x, int y) { return std::pair{m - x, m - y}; })},
-      {Dihedral::kRotate270, transformed([&](int x, int y) { return std::pair{y, m - x}; })},
-      {Dihedral::kFlipX, transformed([&](int x, int y) { return std::pair{x, m - y}; })},
-      {Dihedral::kFlipY, transformed([&](int x, int y) { return std::pair{m - x, y}; })},
-      {Dihedral::kFlipPlus1, transformed([&](int x, int y) { return std::pair{y, x}; })},
-      {Dihedral::kFlipMinus1, transformed([&](int x, int y) { return std::pair{m - y, m - x}; })},
+      {Dihedral::kRotate90, transformed([&](int x, int y) {
+         return std::pair{m - y, x};
+       })},
+      {Dihedral::kRotate180, transformed([&](int x, int y) {
+         return std::pair{m - x, m - y};
+       })},
+      {Dihedral::kRotate270, transformed([&](int x, int y) {
+         return std::pair{y, m - x};
+       })},
+      {Dihedral::kFlipX, transformed([&](int x, int y) {
+         return std::pair{x, m - y};
+       })},
+      {Dihedral::kFlipY, transformed([&](int x, int y) {
+         return std::pair{m - x, y};
+       })},
+      {Dihedral::kFlipPlus1, transformed([&](int x, int y) {
+         return std::pair{y, x};
+       })},
+      {Dihedral::kFlipMinus1, transformed([&](int x, int y) {
+         return std::pair{m - y, m - x};
+       })},
   };
   // Pixel-domain transforms shift the box filter's and the decimation's
   // sampling grid by a pixel, so they are near, not equal; the product needs

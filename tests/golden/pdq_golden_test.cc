@@ -1,8 +1,6 @@
 // Every row of ../shared/testdata/pdq/expected.tsv and expected-dihedral.tsv
 // (Meta's reference pdq-photo-hasher output) must be reproduced bit for bit,
 // by the library and by `takeback hash`.
-#include <gtest/gtest.h>
-
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -10,6 +8,8 @@
 #include <sstream>
 #include <string>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 #include "common/file.h"
 #include "hash/pdq.h"
@@ -65,8 +65,7 @@ class PdqGoldenTest : public ::testing::Test {
   }
 
   static hash::PixelView View(const media::Image& img) {
-    return {img.pixels.data(), img.width, img.height, img.channels,
-            static_cast<std::size_t>(img.width) * img.channels};
+    return {img.pixels.data(), img.width, img.height, img.channels, static_cast<std::size_t>(img.width) * img.channels};
   }
 };
 
