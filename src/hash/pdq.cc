@@ -35,10 +35,10 @@ constexpr float kLumaB = 0.114F;
 // 16x64 DCT-II basis rows 1..16, computed as the reference does (double
 // cosine, float scale factor, product rounded to float).
 struct DctMatrix {
-  float d[kDctDim][kBlurredDim];   // D
-  float dt[kBlurredDim][kDctDim];  // D transposed
+  float d[kDctDim][kBlurredDim]{};   // D
+  float dt[kBlurredDim][kDctDim]{};  // D transposed
   DctMatrix() {
-    const float scale = static_cast<float>(std::sqrt(2.0 / double{kBlurredDim}));
+    const auto scale = static_cast<float>(std::sqrt(2.0 / double{kBlurredDim}));
     for (int i = 0; i < kDctDim; ++i) {
       for (int j = 0; j < kBlurredDim; ++j) {
         const double c = std::cos((std::numbers::pi / 2.0 / double{kBlurredDim}) * (i + 1) * (2 * j + 1));
@@ -89,12 +89,12 @@ void BoxAlongSteps(const float* __restrict in, std::size_t ld_in, float* __restr
 
   auto emit = [&](int step) {
     if (keep == nullptr) {
-      const float c = static_cast<float>(count);
+      const auto c = static_cast<float>(count);
       float* o = out + static_cast<std::size_t>(step) * ld_out;
       for (int l = 0; l < lanes; ++l) o[l] = sum[l] / c;
     } else {
       while (next < num_keep && keep[next] == step) {
-        const float c = static_cast<float>(count);
+        const auto c = static_cast<float>(count);
         float* o = out + static_cast<std::size_t>(next) * ld_out;
         for (int l = 0; l < lanes; ++l) o[l] = sum[l] / c;
         ++next;
@@ -323,7 +323,7 @@ float Median(const float b[kDctDim][kDctDim]) {
   float copy[kDctDim * kDctDim];
   std::memcpy(copy, b, sizeof(copy));
   constexpr int kRank = (kDctDim * kDctDim + 1) / 2 - 1;
-  std::nth_element(copy, copy + kRank, copy + kDctDim * kDctDim);
+  std::nth_element(std::begin(copy), copy + kRank, std::end(copy));
   return copy[kRank];
 }
 
@@ -413,7 +413,8 @@ std::vector<int> ResizeMap(int in_dim, int out_dim) {
 
 TAKEBACK_SIMD_CLONES
 void RgbRowToLuma(const std::uint8_t* __restrict src, float* __restrict dst, int width) {
-  for (int x = 0; x < width; ++x) {
+  const auto n = static_cast<std::size_t>(width);
+  for (std::size_t x = 0; x < n; ++x) {
     const float r = src[3 * x];
     const float g = src[3 * x + 1];
     const float b = src[3 * x + 2];
@@ -493,10 +494,9 @@ PdqDihedralResult DihedralHashLuma(const float* luma, std::size_t ld, int width,
 
 std::string PdqHash::ToHex() const {
   std::array<std::uint8_t, 32> bytes{};
-  for (int w = 0; w < 4; ++w) {
-    for (int b = 0; b < 8; ++b) {
-      bytes[static_cast<std::size_t>((3 - w) * 8 + (7 - b))] =
-          static_cast<std::uint8_t>(words[static_cast<std::size_t>(w)] >> (8 * b));
+  for (std::size_t w = 0; w < 4; ++w) {
+    for (std::size_t b = 0; b < 8; ++b) {
+      bytes[(3 - w) * 8 + (7 - b)] = static_cast<std::uint8_t>(words[w] >> (8 * b));
     }
   }
   return HexEncode(bytes);
@@ -509,7 +509,7 @@ std::optional<PdqHash> PdqHash::FromHex(std::string_view hex) {
   PdqHash h;
   for (int w = 0; w < 4; ++w) {
     std::uint64_t v = 0;
-    for (int b = 0; b < 8; ++b) v = (v << 8) | (*bytes)[static_cast<std::size_t>((3 - w) * 8 + b)];
+    for (std::size_t b = 0; b < 8; ++b) v = (v << 8) | (*bytes)[static_cast<std::size_t>(3 - w) * 8 + b];
     h.words[static_cast<std::size_t>(w)] = v;
   }
   return h;
