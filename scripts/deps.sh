@@ -10,6 +10,7 @@ TAKEBACK_BUILD_PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libjpeg62-turbo-dev libturbojpeg0-dev libpng-dev libwebp-dev libgif-dev libheif-dev
   libssl-dev libsodium-dev nlohmann-json3-dev libfaiss-dev
+  libavformat-dev libavcodec-dev libswscale-dev libavutil-dev ffmpeg
 )
 
 # The README example: real photographs (BSD-3-Clause, The Go Authors) from the
