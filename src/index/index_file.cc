@@ -1,0 +1,299 @@
+// The index file format: docs/formats/index.md.
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "index/binary_index.h"
+#include "index/checksum.h"
+#include "index/snapshot_index.h"
+
+namespace takeback::index {
+namespace internal {
+namespace {
+
+using hash::PdqHash;
+
+constexpr std::array<char, 8> kMagic = {'T', 'B', 'K', 'I', 'N', 'D', 'E', 'X'};
+constexpr std::uint32_t kVersion = 1;
+constexpr std::size_t kFixedHeader = 48;
+constexpr std::size_t kSectionEntry = 32;
+constexpr std::size_t kAlign = 4096;
+
+enum SectionType : std::uint32_t { kHashes = 1, kIds = 2, kOffsets = 3, kPositions = 4 };
+enum FileKind : std::uint32_t { kFileFlat = 1, kFileMih = 2 };
+constexpr std::uint32_t kFlagAutoChunks = 1;
+
+struct Section {
+  std::uint32_t type = 0;
+  std::uint32_t param = 0;  // chunk index for offsets/positions
+  std::uint64_t offset = 0;
+  std::uint64_t bytes = 0;
+  std::uint64_t checksum = 0;
+  const void* data = nullptr;  // writing only
+};
+
+void Put32(std::vector<unsigned char>* out, std::uint32_t v) {
+  const std::size_t at = out->size();
+  out->resize(at + 4);
+  std::memcpy(out->data() + at, &v, 4);
+}
+void Put64(std::vector<unsigned char>* out, std::uint64_t v) {
+  const std::size_t at = out->size();
+  out->resize(at + 8);
+  std::memcpy(out->data() + at, &v, 8);
+}
+std::uint32_t Get32(const unsigned char* p) {
+  std::uint32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+std::uint64_t Get64(const unsigned char* p) {
+  std::uint64_t v;
+  std::memcpy(&v, p, 8);
+  return v;
+}
+
+std::size_t AlignUp(std::size_t v) { return (v + kAlign - 1) / kAlign * kAlign; }
+
+Status WriteAll(int fd, const void* data, std::size_t bytes, const std::string& path) {
+  const auto* p = static_cast<const unsigned char*>(data);
+  while (bytes > 0) {
+    const ssize_t w = ::write(fd, p, std::min<std::size_t>(bytes, std::size_t{1} << 30));
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return IoError("cannot write " + path + ": " + std::strerror(errno));
+    }
+    p += w;
+    bytes -= static_cast<std::size_t>(w);
+  }
+  return Status::Ok();
+}
+
+class MappedRegion final : public Region {
+ public:
+  MappedRegion(void* addr, std::size_t bytes) : addr_(addr), bytes_(bytes) {}
+  ~MappedRegion() override { ::munmap(addr_, bytes_); }
+  MappedRegion(const MappedRegion&) = delete;
+  MappedRegion& operator=(const MappedRegion&) = delete;
+
+ private:
+  void* addr_;
+  std::size_t bytes_;
+};
+
+class Fd {
+ public:
+  explicit Fd(int fd) : fd_(fd) {}
+  ~Fd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+}  // namespace
+
+Status WriteIndexFile(const Base& base, Kind kind, int chunks_option, const std::string& path) {
+  std::vector<Section> sections;
+  sections.push_back({kHashes, 0, 0, base.n * sizeof(PdqHash), 0, base.hashes});
+  sections.push_back({kIds, 0, 0, base.n * sizeof(std::uint64_t), 0, base.ids});
+  for (std::size_t c = 0; c < base.tables.size(); ++c) {
+    const ChunkTable& t = base.tables[c];
+    sections.push_back({kOffsets, static_cast<std::uint32_t>(c), 0,
+                        ((std::size_t{1} << t.bits) + 1) * sizeof(std::uint32_t), 0, t.offsets});
+    sections.push_back({kPositions, static_cast<std::uint32_t>(c), 0, base.n * sizeof(std::uint32_t), 0, t.positions});
+  }
+  const std::size_t header_bytes = kFixedHeader + kSectionEntry * sections.size() + 8;
+  std::size_t offset = AlignUp(header_bytes);
+  for (Section& s : sections) {
+    s.offset = offset;
+    s.checksum = Xxh64(s.data, s.bytes);
+    offset = AlignUp(offset + s.bytes);
+  }
+  std::vector<unsigned char> header;
+  header.reserve(header_bytes);
+  header.insert(header.end(), kMagic.begin(), kMagic.end());
+  Put32(&header, kVersion);
+  Put32(&header, static_cast<std::uint32_t>(header_bytes));
+  Put64(&header, base.n);
+  Put32(&header, kind == Kind::kFlat ? kFileFlat : kFileMih);
+  Put32(&header, static_cast<std::uint32_t>(base.tables.size()));
+  Put32(&header, static_cast<std::uint32_t>(sections.size()));
+  Put32(&header, chunks_option == 0 ? kFlagAutoChunks : 0);
+  Put64(&header, static_cast<std::uint64_t>(offset));  // file size
+  for (const Section& s : sections) {
+    Put32(&header, s.type);
+    Put32(&header, s.param);
+    Put64(&header, s.offset);
+    Put64(&header, s.bytes);
+    Put64(&header, s.checksum);
+  }
+  Put64(&header, Xxh64(header.data(), header.size()));
+
+  const std::string tmp = path + ".tmp";
+  {
+    Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+    if (fd.get() < 0) return IoError("cannot create " + tmp + ": " + std::strerror(errno));
+    TAKEBACK_RETURN_IF_ERROR(WriteAll(fd.get(), header.data(), header.size(), tmp));
+    std::size_t at = header.size();
+    const std::vector<unsigned char> zeros(kAlign, 0);
+    for (const Section& s : sections) {
+      TAKEBACK_RETURN_IF_ERROR(WriteAll(fd.get(), zeros.data(), s.offset - at, tmp));
+      TAKEBACK_RETURN_IF_ERROR(WriteAll(fd.get(), s.data, s.bytes, tmp));
+      at = s.offset + s.bytes;
+    }
+    TAKEBACK_RETURN_IF_ERROR(WriteAll(fd.get(), zeros.data(), offset - at, tmp));
+    if (::fsync(fd.get()) != 0) return IoError("cannot sync " + tmp + ": " + std::strerror(errno));
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    const Status s = IoError("cannot rename " + tmp + " to " + path + ": " + std::strerror(errno));
+    ::unlink(tmp.c_str());
+    return s;
+  }
+  return Status::Ok();
+}
+
+namespace {
+
+Result<std::unique_ptr<BinaryIndex>> LoadMapped(const unsigned char* data, std::size_t size,
+                                                std::shared_ptr<Region> region, const std::string& path) {
+  auto corrupt = [&path](const std::string& what) { return Corrupt("index file " + path + ": " + what); };
+  if (size < kFixedHeader + 8) {
+    return corrupt("truncated: " + std::to_string(size) + " bytes, shorter than the header");
+  }
+  if (std::memcmp(data, kMagic.data(), kMagic.size()) != 0) return corrupt("bad magic (not a Takeback index file)");
+  const std::uint32_t version = Get32(data + 8);
+  if (version != kVersion) {
+    return corrupt("unsupported format version " + std::to_string(version) + " (this build reads " +
+                   std::to_string(kVersion) + ")");
+  }
+  const std::uint32_t header_bytes = Get32(data + 12);
+  const std::uint64_t n = Get64(data + 16);
+  const std::uint32_t kind = Get32(data + 24);
+  const std::uint32_t chunks = Get32(data + 28);
+  const std::uint32_t num_sections = Get32(data + 32);
+  const std::uint32_t flags = Get32(data + 36);
+  const std::uint64_t file_size = Get64(data + 40);
+  if (num_sections > 2 + 2 * kMaxChunks || header_bytes != kFixedHeader + kSectionEntry * num_sections + 8) {
+    return corrupt("bad header size");
+  }
+  if (header_bytes > size) return corrupt("truncated inside the header");
+  if (Get64(data + header_bytes - 8) != Xxh64(data, header_bytes - 8)) return corrupt("header checksum mismatch");
+  if (file_size != size) {
+    return corrupt("size mismatch: header says " + std::to_string(file_size) + " bytes, file has " +
+                   std::to_string(size) + " (truncated?)");
+  }
+  if (kind != kFileFlat && kind != kFileMih) return corrupt("unknown index kind " + std::to_string(kind));
+  if (n > 0xffffffffULL) return corrupt("count too large");
+  if (kind == kFileFlat ? chunks != 0 : (chunks < kMinChunks || chunks > kMaxChunks)) {
+    return corrupt("bad chunk count " + std::to_string(chunks));
+  }
+  if (num_sections != 2 + 2 * chunks) return corrupt("wrong number of sections");
+
+  auto base = std::make_shared<Base>();
+  base->n = n;
+  base->tables = chunks > 0 ? ChunkLayout(static_cast<int>(chunks)) : std::vector<ChunkTable>{};
+  for (std::uint32_t i = 0; i < num_sections; ++i) {
+    const unsigned char* e = data + kFixedHeader + kSectionEntry * i;
+    const std::uint32_t type = Get32(e);
+    const std::uint32_t param = Get32(e + 4);
+    const std::uint64_t offset = Get64(e + 8);
+    const std::uint64_t bytes = Get64(e + 16);
+    const std::uint64_t checksum = Get64(e + 24);
+    const std::string name = "section " + std::to_string(i);
+    // Sections come in a fixed order: hashes, ids, then offsets/positions per chunk.
+    const std::uint32_t want_type = i == 0 ? kHashes : i == 1 ? kIds : (i % 2 == 0 ? kOffsets : kPositions);
+    const std::uint32_t want_param = i < 2 ? 0 : (i - 2) / 2;
+    if (type != want_type || param != want_param) return corrupt(name + " has an unexpected type");
+    std::uint64_t want_bytes = 0;
+    switch (type) {
+      case kHashes:
+        want_bytes = n * sizeof(PdqHash);
+        break;
+      case kIds:
+        want_bytes = n * sizeof(std::uint64_t);
+        break;
+      case kOffsets:
+        want_bytes = ((std::uint64_t{1} << base->tables[param].bits) + 1) * sizeof(std::uint32_t);
+        break;
+      default:
+        want_bytes = n * sizeof(std::uint32_t);
+        break;
+    }
+    if (bytes != want_bytes) return corrupt(name + " has the wrong size");
+    if (offset % kAlign != 0 || offset < header_bytes || offset > size || bytes > size - offset) {
+      return corrupt(name + " lies outside the file (truncated?)");
+    }
+    const unsigned char* p = data + offset;
+    if (Xxh64(p, bytes) != checksum) return corrupt(name + " checksum mismatch");
+    switch (type) {
+      case kHashes:
+        base->hashes = reinterpret_cast<const PdqHash*>(p);
+        break;
+      case kIds:
+        base->ids = reinterpret_cast<const std::uint64_t*>(p);
+        break;
+      case kOffsets:
+        base->tables[param].offsets = reinterpret_cast<const std::uint32_t*>(p);
+        break;
+      default:
+        base->tables[param].positions = reinterpret_cast<const std::uint32_t*>(p);
+        break;
+    }
+  }
+  // Structure: checksums catch damage, these checks catch files that are
+  // well-formed but inconsistent, which would otherwise read out of bounds.
+  for (std::uint64_t i = 1; i < n; ++i) {
+    if (base->ids[i - 1] >= base->ids[i]) return corrupt("ids are not strictly ascending");
+  }
+  for (std::size_t c = 0; c < base->tables.size(); ++c) {
+    const ChunkTable& t = base->tables[c];
+    const std::size_t buckets = std::size_t{1} << t.bits;
+    if (t.offsets[0] != 0 || t.offsets[buckets] != n) return corrupt("chunk " + std::to_string(c) + " bad offsets");
+    for (std::size_t b = 0; b < buckets; ++b) {
+      if (t.offsets[b] > t.offsets[b + 1]) return corrupt("chunk " + std::to_string(c) + " bad offsets");
+    }
+    for (std::uint64_t i = 0; i < n; ++i) {
+      if (t.positions[i] >= n) return corrupt("chunk " + std::to_string(c) + " position out of range");
+    }
+  }
+  PlanProbes(base.get());
+  base->regions.push_back(std::move(region));
+  Options options;
+  options.kind = kind == kFileFlat ? Kind::kFlat : Kind::kMih;
+  options.chunks = (flags & kFlagAutoChunks) != 0 || kind == kFileFlat ? 0 : static_cast<int>(chunks);
+  return std::unique_ptr<BinaryIndex>(std::make_unique<SnapshotIndex>(options, std::move(base)));
+}
+
+}  // namespace
+}  // namespace internal
+
+Result<std::unique_ptr<BinaryIndex>> LoadBinaryIndex(const std::string& path) {
+  internal::Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) {
+    if (errno == ENOENT) return NotFound("index file " + path + " does not exist");
+    return IoError("cannot open index file " + path + ": " + std::strerror(errno));
+  }
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return IoError("cannot stat " + path + ": " + std::strerror(errno));
+  if (!S_ISREG(st.st_mode)) return IoError("index file " + path + " is not a regular file");
+  const auto size = static_cast<std::size_t>(st.st_size);
+  if (size == 0) return Corrupt("index file " + path + ": empty (truncated)");
+  void* addr = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd.get(), 0);
+  if (addr == MAP_FAILED) return IoError("cannot map " + path + ": " + std::strerror(errno));
+  auto region = std::make_shared<internal::MappedRegion>(addr, size);
+  return internal::LoadMapped(static_cast<const unsigned char*>(addr), size, std::move(region), path);
+}
+
+}  // namespace takeback::index

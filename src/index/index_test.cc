@@ -1,0 +1,416 @@
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "index/binary_index.h"
+#include "index/checksum.h"
+#include "index/hamming.h"
+
+namespace takeback::index {
+namespace {
+
+using hash::PdqHash;
+
+PdqHash RandomHash(std::mt19937_64& rng) {
+  PdqHash h;
+  for (auto& w : h.words) w = rng();
+  return h;
+}
+
+// A hash exactly `d` bits away from `h`.
+PdqHash AtDistance(const PdqHash& h, int d, std::mt19937_64& rng) {
+  std::vector<int> bits(256);
+  for (int i = 0; i < 256; ++i) bits[static_cast<std::size_t>(i)] = i;
+  std::shuffle(bits.begin(), bits.end(), rng);
+  PdqHash out = h;
+  for (int i = 0; i < d; ++i) {
+    const int b = bits[static_cast<std::size_t>(i)];
+    out.words[static_cast<std::size_t>(b >> 6)] ^= std::uint64_t{1} << (b & 63);
+  }
+  return out;
+}
+
+// The reference: a map searched exhaustively.
+class BruteForce {
+ public:
+  void Add(std::uint64_t id, const PdqHash& h) { stored_[id] = h; }
+  void Remove(std::uint64_t id) { stored_.erase(id); }
+  std::vector<Neighbor> Range(const PdqHash& q, int radius) const {
+    std::vector<Neighbor> out;
+    for (const auto& [id, h] : stored_) {
+      const int d = hash::HammingDistance(h, q);
+      if (d <= radius) out.push_back({id, d});
+    }
+    Sort(&out);
+    return out;
+  }
+  std::vector<Neighbor> Knn(const PdqHash& q, int k) const {
+    std::vector<Neighbor> out;
+    for (const auto& [id, h] : stored_) out.push_back({id, hash::HammingDistance(h, q)});
+    Sort(&out);
+    if (out.size() > static_cast<std::size_t>(k)) out.resize(static_cast<std::size_t>(k));
+    return out;
+  }
+  const std::map<std::uint64_t, PdqHash>& stored() const { return stored_; }
+
+ private:
+  static void Sort(std::vector<Neighbor>* v) {
+    std::sort(v->begin(), v->end(), [](const Neighbor& a, const Neighbor& b) {
+      return a.distance != b.distance ? a.distance < b.distance : a.id < b.id;
+    });
+  }
+  std::map<std::uint64_t, PdqHash> stored_;
+};
+
+std::unique_ptr<BinaryIndex> Make(const std::string& description) {
+  auto index = MakeBinaryIndex(description);
+  EXPECT_TRUE(index.ok()) << index.status().ToString();
+  return std::move(index).value();
+}
+
+// Random hashes plus clusters: around each centre, one planted neighbour at
+// every distance 0..63.
+struct Data {
+  std::vector<std::uint64_t> ids;
+  std::vector<PdqHash> hashes;
+  std::vector<PdqHash> centres;
+};
+
+Data MakeData(std::size_t random_count, int clusters, std::mt19937_64& rng, std::uint64_t first_id) {
+  Data data;
+  std::uint64_t id = first_id;
+  for (std::size_t i = 0; i < random_count; ++i) {
+    data.ids.push_back(id++ * 7919);  // ids are sparse and not in insertion order
+    data.hashes.push_back(RandomHash(rng));
+  }
+  for (int c = 0; c < clusters; ++c) {
+    const PdqHash centre = RandomHash(rng);
+    data.centres.push_back(centre);
+    for (int d = 0; d <= kMaxRadius; ++d) {
+      data.ids.push_back(id++ * 7919);
+      data.hashes.push_back(AtDistance(centre, d, rng));
+    }
+  }
+  return data;
+}
+
+void ExpectSame(const BinaryIndex& index, const BruteForce& ref, const std::vector<PdqHash>& queries,
+                const std::string& what) {
+  std::vector<Neighbor> got;
+  for (std::size_t qi = 0; qi < queries.size(); ++qi) {
+    for (int r = 0; r <= kMaxRadius; ++r) {
+      ASSERT_TRUE(index.RangeSearch(queries[qi], r, &got).ok());
+      ASSERT_EQ(got, ref.Range(queries[qi], r)) << what << " query " << qi << " radius " << r;
+    }
+  }
+  EXPECT_EQ(index.size(), ref.stored().size()) << what;
+}
+
+const char* const kDescriptions[] = {"Flat", "MIH", "MIH16", "MIH20", "MIH32", "MIH,recent=50", "Flat,recent=50"};
+
+class EveryIndex : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(EveryIndex, MatchesBruteForceOnRandomAndClusteredData) {
+  std::mt19937_64 rng(42);
+  auto index = Make(GetParam());
+  BruteForce ref;
+  Data data = MakeData(3000, 12, rng, 1);
+  ASSERT_TRUE(index->Add(data.ids, data.hashes).ok());
+  for (std::size_t i = 0; i < data.ids.size(); ++i) ref.Add(data.ids[i], data.hashes[i]);
+  std::vector<PdqHash> queries = data.centres;
+  for (int i = 0; i < 4; ++i) queries.push_back(RandomHash(rng));
+  queries.push_back(data.hashes[5]);
+  ExpectSame(*index, ref, queries, "after bulk add");
+
+  // Interleaved adds and removes, checking after each round.
+  std::uint64_t next_id = 1000000;
+  for (int round = 0; round < 6; ++round) {
+    std::vector<std::uint64_t> remove;
+    for (const auto& [id, h] : ref.stored()) {
+      if (rng() % 9 == 0) remove.push_back(id);
+    }
+    remove.push_back(123456789);  // not stored: ignored
+    auto removed = index->Remove(remove);
+    ASSERT_TRUE(removed.ok());
+    EXPECT_EQ(*removed, remove.size() - 1);
+    for (std::uint64_t id : remove) ref.Remove(id);
+
+    Data more = MakeData(40 + static_cast<std::size_t>(round) * 30, 1, rng, next_id);
+    next_id += 1000;
+    // Re-adding a removed id is allowed.
+    more.ids.push_back(remove.front());
+    more.hashes.push_back(AtDistance(data.centres[0], round, rng));
+    ASSERT_TRUE(index->Add(more.ids, more.hashes).ok());
+    for (std::size_t i = 0; i < more.ids.size(); ++i) ref.Add(more.ids[i], more.hashes[i]);
+    std::vector<PdqHash> round_queries = {data.centres[static_cast<std::size_t>(round)], more.centres[0],
+                                          RandomHash(rng)};
+    ExpectSame(*index, ref, round_queries, "round " + std::to_string(round));
+  }
+  ASSERT_TRUE(index->Compact().ok());
+  ExpectSame(*index, ref, {data.centres[0], data.centres[7]}, "after compaction");
+
+  // k nearest.
+  std::vector<Neighbor> got;
+  for (int k : {0, 1, 5, 40, 200}) {
+    ASSERT_TRUE(index->Knn(data.centres[3], k, &got).ok());
+    EXPECT_EQ(got, ref.Knn(data.centres[3], k)) << "k=" << k;
+    ASSERT_TRUE(index->Knn(queries.back(), k, &got).ok());
+    EXPECT_EQ(got, ref.Knn(queries.back(), k)) << "k=" << k;
+  }
+
+  // Batch = one query at a time.
+  auto batch = index->RangeSearchBatch(queries, kDefaultRadius);
+  ASSERT_TRUE(batch.ok());
+  ASSERT_EQ(batch->lims.size(), queries.size() + 1);
+  for (std::size_t q = 0; q < queries.size(); ++q) {
+    std::vector<Neighbor> slice(batch->neighbors.begin() + static_cast<std::ptrdiff_t>(batch->lims[q]),
+                                batch->neighbors.begin() + static_cast<std::ptrdiff_t>(batch->lims[q + 1]));
+    EXPECT_EQ(slice, ref.Range(queries[q], kDefaultRadius));
+  }
+}
+
+TEST_P(EveryIndex, RejectsBadArguments) {
+  auto index = Make(GetParam());
+  std::mt19937_64 rng(1);
+  const std::vector<std::uint64_t> ids = {1, 2, 2};
+  const std::vector<PdqHash> hashes = {RandomHash(rng), RandomHash(rng), RandomHash(rng)};
+  EXPECT_EQ(index->Add(ids, hashes).code(), ErrorCode::kInvalidArgument);                      // duplicate in batch
+  EXPECT_EQ(index->Add(std::span(ids).first(2), hashes).code(), ErrorCode::kInvalidArgument);  // lengths
+  ASSERT_TRUE(index->Add(std::span(ids).first(2), std::span(hashes).first(2)).ok());
+  EXPECT_EQ(index->Add(std::span(ids).first(1), std::span(hashes).first(1)).code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(index->size(), 2U);
+  std::vector<Neighbor> out;
+  EXPECT_EQ(index->RangeSearch(hashes[0], -1, &out).code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(index->RangeSearch(hashes[0], 64, &out).code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(index->Knn(hashes[0], -1, &out).code(), ErrorCode::kInvalidArgument);
+  std::vector<DihedralNeighbor> dihedral;
+  EXPECT_EQ(index->RangeSearchDihedral(hashes, kDefaultRadius, &dihedral).code(), ErrorCode::kInvalidArgument);
+}
+
+TEST_P(EveryIndex, DihedralReturnsBestVariantPerId) {
+  std::mt19937_64 rng(7);
+  auto index = Make(GetParam());
+  std::vector<PdqHash> variants;
+  for (int v = 0; v < hash::kNumDihedral; ++v) variants.push_back(RandomHash(rng));
+  // id 10 is near variants 2 (distance 9) and 5 (distance 4); id 11 near variant 0 only.
+  const std::vector<std::uint64_t> ids = {10, 11, 12};
+  PdqHash near_both = AtDistance(variants[5], 4, rng);
+  std::vector<PdqHash> hashes = {near_both, AtDistance(variants[0], 20, rng), RandomHash(rng)};
+  ASSERT_TRUE(index->Add(ids, hashes).ok());
+  std::vector<DihedralNeighbor> out;
+  ASSERT_TRUE(index->RangeSearchDihedral(variants, kDefaultRadius, &out).ok());
+  ASSERT_EQ(out.size(), 2U);
+  EXPECT_EQ(out[0].id, 10U);
+  EXPECT_EQ(out[0].distance, 4);
+  EXPECT_EQ(out[0].variant, 5);
+  EXPECT_EQ(out[1].id, 11U);
+  EXPECT_EQ(out[1].distance, 20);
+  EXPECT_EQ(out[1].variant, 0);
+}
+
+TEST_P(EveryIndex, ConcurrentReadersWhileWriting) {
+  std::mt19937_64 rng(3);
+  auto index = Make(GetParam());
+  const PdqHash centre = RandomHash(rng);
+  // Stable hashes (ids 0..99) stay; churn ids 1000.. come and go.
+  std::vector<std::uint64_t> ids;
+  std::vector<PdqHash> hashes;
+  for (std::uint64_t i = 0; i < 100; ++i) {
+    ids.push_back(i);
+    hashes.push_back(i < 10 ? AtDistance(centre, static_cast<int>(i), rng) : RandomHash(rng));
+  }
+  for (std::uint64_t i = 0; i < 2000; ++i) {
+    ids.push_back(100000 + i);
+    hashes.push_back(RandomHash(rng));
+  }
+  ASSERT_TRUE(index->Add(ids, hashes).ok());
+  std::vector<PdqHash> churn(200);
+  for (std::size_t i = 0; i < churn.size(); ++i) churn[i] = AtDistance(centre, static_cast<int>(i % 31), rng);
+
+  std::atomic<bool> stop{false};
+  std::atomic<int> failures{0};
+  auto reader = [&] {
+    std::vector<Neighbor> out;
+    while (!stop.load()) {
+      if (!index->RangeSearch(centre, kDefaultRadius, &out).ok()) ++failures;
+      int stable = 0;
+      for (const Neighbor& n : out) {
+        if (n.id < 10) {
+          ++stable;
+          if (n.distance != static_cast<int>(n.id)) ++failures;
+        } else if (n.id >= 1000 && n.id < 1000 + churn.size()) {
+          if (n.distance != static_cast<int>((n.id - 1000) % 31)) ++failures;
+        } else {
+          ++failures;
+        }
+      }
+      if (stable != 10) ++failures;
+    }
+  };
+  std::thread r1(reader);
+  std::thread r2(reader);
+  for (int round = 0; round < 6; ++round) {
+    for (std::size_t i = 0; i < churn.size(); ++i) {
+      const std::uint64_t id = 1000 + i;
+      ASSERT_TRUE(index->Add(std::span(&id, 1), std::span(&churn[i], 1)).ok());
+      // Visible as soon as Add returns.
+      std::vector<Neighbor> out;
+      ASSERT_TRUE(index->RangeSearch(churn[i], 0, &out).ok());
+      ASSERT_FALSE(out.empty());
+    }
+    std::vector<std::uint64_t> remove;
+    for (std::size_t i = 0; i < churn.size(); ++i) remove.push_back(1000 + i);
+    ASSERT_TRUE(index->Remove(remove).ok());
+  }
+  stop = true;
+  r1.join();
+  r2.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(index->size(), 2100U);
+}
+
+TEST_P(EveryIndex, SaveLoadRoundTripAndCorruption) {
+  std::mt19937_64 rng(11);
+  auto index = Make(GetParam());
+  BruteForce ref;
+  Data data = MakeData(2000, 3, rng, 1);
+  ASSERT_TRUE(index->Add(data.ids, data.hashes).ok());
+  for (std::size_t i = 0; i < data.ids.size(); ++i) ref.Add(data.ids[i], data.hashes[i]);
+  std::vector<std::uint64_t> remove(data.ids.begin(), data.ids.begin() + 50);
+  ASSERT_TRUE(index->Remove(remove).ok());
+  for (std::uint64_t id : remove) ref.Remove(id);
+
+  const std::string path = ::testing::TempDir() + "index_test_" + std::to_string(::getpid()) + ".tbk";
+  ASSERT_TRUE(index->Save(path).ok());
+  auto loaded = LoadBinaryIndex(path);
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  EXPECT_EQ((*loaded)->Describe(), index->Describe());
+  ExpectSame(**loaded, ref, data.centres, "loaded");
+  // A loaded index stays incremental.
+  const std::uint64_t new_id = 999;
+  ASSERT_TRUE((*loaded)->Add(std::span(&new_id, 1), std::span(&data.centres[0], 1)).ok());
+  ref.Add(new_id, data.centres[0]);
+  ASSERT_TRUE((*loaded)->Remove(std::span(&data.ids[100], 1)).ok());
+  ref.Remove(data.ids[100]);
+  ExpectSame(**loaded, ref, {data.centres[0]}, "loaded then changed");
+  loaded = Status(ErrorCode::kInternal, "released");  // unmap before rewriting the file
+
+  std::vector<char> bytes;
+  {
+    bytes.resize(std::filesystem::file_size(path));
+    std::ifstream in(path, std::ios::binary);
+    in.read(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  }
+  auto write_and_load = [&](const std::vector<char>& content) {
+    {
+      std::ofstream out(path, std::ios::binary | std::ios::trunc);
+      out.write(content.data(), static_cast<std::streamsize>(content.size()));
+    }
+    return LoadBinaryIndex(path);
+  };
+  auto expect_corrupt = [&](const std::vector<char>& content, const std::string& needle, const std::string& what) {
+    auto r = write_and_load(content);
+    ASSERT_FALSE(r.ok()) << what;
+    EXPECT_EQ(r.status().code(), ErrorCode::kCorrupt) << what << ": " << r.status().ToString();
+    EXPECT_NE(r.status().message().find(needle), std::string::npos) << what << ": " << r.status().ToString();
+  };
+  // Flipped bytes: magic, version, header fields, section data (hashes, ids, tables, last byte).
+  auto flipped = [&](std::size_t at) {
+    std::vector<char> c = bytes;
+    c[at] = static_cast<char>(c[at] ^ 0x20);
+    return c;
+  };
+  expect_corrupt(flipped(0), "magic", "flipped magic");
+  expect_corrupt(flipped(8), "version", "flipped version");
+  expect_corrupt(flipped(17), "checksum", "flipped count");
+  expect_corrupt(flipped(4096 + 5), "checksum", "flipped hash byte");
+  for (std::size_t at : {bytes.size() / 3, bytes.size() / 2, bytes.size() - 1 - 4096}) {
+    auto r = write_and_load(flipped(at));
+    // Padding bytes are not covered; every other byte is.
+    if (!r.ok()) {
+      EXPECT_EQ(r.status().code(), ErrorCode::kCorrupt);
+    }
+  }
+  for (std::size_t len : {std::size_t{0}, std::size_t{7}, std::size_t{40}, std::size_t{100}, std::size_t{4096},
+                          bytes.size() / 2, bytes.size() - 1}) {
+    expect_corrupt(std::vector<char>(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(len)), "",
+                   "truncated to " + std::to_string(len));
+  }
+  std::vector<char> longer = bytes;
+  longer.push_back(0);
+  expect_corrupt(longer, "size", "extra byte");
+  ASSERT_TRUE(write_and_load(bytes).ok());  // the original still loads
+  std::filesystem::remove(path);
+  EXPECT_EQ(LoadBinaryIndex(path).status().code(), ErrorCode::kNotFound);
+}
+
+INSTANTIATE_TEST_SUITE_P(Index, EveryIndex, ::testing::ValuesIn(kDescriptions), [](const auto& param_info) {
+  std::string name = param_info.param;
+  std::replace_if(
+      name.begin(), name.end(), [](char c) { return !std::isalnum(static_cast<unsigned char>(c)); }, '_');
+  return name;
+});
+
+TEST(Factory, RejectsUnknownDescriptions) {
+  for (const char* bad : {"", "flat", "MIH4", "MIH65", "MIHx", "IVF", "MIH,recent=", "Flat,foo=1"}) {
+    EXPECT_EQ(MakeBinaryIndex(bad).status().code(), ErrorCode::kInvalidArgument) << bad;
+  }
+  EXPECT_EQ(Make("MIH16")->Describe(), "MIH16(chunks=0)");
+  EXPECT_EQ(Make("Flat")->Describe(), "Flat");
+}
+
+TEST(Kernels, EveryIsaMatchesScalarDistance) {
+  std::mt19937_64 rng(5);
+  std::vector<PdqHash> hashes;
+  const PdqHash q = RandomHash(rng);
+  for (int d = 0; d <= 256; ++d) hashes.push_back(AtDistance(q, d, rng));
+  for (int i = 0; i < 100; ++i) hashes.push_back(RandomHash(rng));
+  std::shuffle(hashes.begin(), hashes.end(), rng);
+  int tested = 0;
+  for (auto isa : {internal::Isa::kPortable, internal::Isa::kPopcnt, internal::Isa::kAvx2, internal::Isa::kAvx512}) {
+    if (!internal::IsaSupported(isa)) continue;
+    ++tested;
+    const internal::Kernels& k = internal::KernelsFor(isa);
+    for (std::size_t n : {std::size_t{0}, std::size_t{1}, std::size_t{3}, std::size_t{5}, hashes.size()}) {
+      std::vector<std::uint16_t> dist(n);
+      k.distances(hashes.data(), n, q, dist.data());
+      for (std::size_t i = 0; i < n; ++i) {
+        ASSERT_EQ(dist[i], hash::HammingDistance(hashes[i], q));
+      }
+      for (int r : {0, 1, 31, 63, 128, 256}) {
+        std::vector<std::uint32_t> pos(n);
+        std::vector<std::uint16_t> d(n);
+        const std::size_t found = k.scan(hashes.data(), n, q, r, 10, pos.data(), d.data());
+        std::size_t want = 0;
+        for (std::size_t i = 0; i < n; ++i) {
+          if (hash::HammingDistance(hashes[i], q) > r) continue;
+          ASSERT_LT(want, found);
+          EXPECT_EQ(pos[want], i + 10);
+          EXPECT_EQ(d[want], hash::HammingDistance(hashes[i], q));
+          ++want;
+        }
+        EXPECT_EQ(found, want) << internal::IsaName(isa) << " r=" << r;
+      }
+    }
+  }
+  EXPECT_GE(tested, 1);
+}
+
+TEST(Checksum, Xxh64KnownValues) {
+  EXPECT_EQ(internal::Xxh64("", 0), 0xEF46DB3751D8E999ULL);
+  EXPECT_EQ(internal::Xxh64("abc", 3), 0x44BC2CF5AD770999ULL);
+}
+
+}  // namespace
+}  // namespace takeback::index
