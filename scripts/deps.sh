@@ -11,6 +11,7 @@ TAKEBACK_BUILD_PACKAGES=(
   libjpeg62-turbo-dev libturbojpeg0-dev libpng-dev libwebp-dev libgif-dev libheif-dev
   libssl-dev libsodium-dev nlohmann-json3-dev libfaiss-dev
   libavformat-dev libavcodec-dev libswscale-dev libavutil-dev ffmpeg
+  libdlib-dev libdlib-data libopenblas0-pthread libblas-dev liblapack-dev  # faces (issue 5)
 )
 
 # The README example: real photographs (BSD-3-Clause, The Go Authors) from the
