@@ -19,7 +19,7 @@ namespace {
 using hash::PdqHash;
 
 constexpr std::size_t kHugePage = std::size_t{2} << 20;
-constexpr std::size_t kHugePageMinBytes = std::size_t{16} << 20;
+constexpr std::size_t kHugePageMinBytes = std::size_t{4} << 20;
 // Positions are 32-bit.
 constexpr std::size_t kMaxStored = 0xffffffffU;
 // Scan block: positions and distances of one block fit in L1.
@@ -402,9 +402,14 @@ void SnapshotIndex::ProbeBase(const Snapshot& snap, const PdqHash& query, int ra
                               const std::vector<int>& probe_radii, std::vector<Neighbor>* out) const {
   const Base& base = *snap.base;
   const std::size_t m = base.tables.size();
-  // Candidates (position, chunk that produced it), gathered first so that
-  // their hashes can be prefetched ahead of verification.
+  // Three passes so that memory latency overlaps instead of adding up:
+  // bucket keys (prefetching their offsets), bucket ranges (prefetching
+  // their positions), then candidates (position, chunk that produced it),
+  // whose hashes are prefetched ahead of verification.
+  thread_local std::vector<std::uint32_t> keys;  // chunk << 24 | key
+  thread_local std::vector<std::uint64_t> ranges;  // lo << 32 | hi, parallel to keys
   thread_local std::vector<std::uint64_t> candidates;
+  keys.clear();
   candidates.clear();
   std::array<std::uint32_t, kMaxChunks> query_keys{};
   for (std::size_t c = 0; c < m; ++c) {
@@ -412,11 +417,26 @@ void SnapshotIndex::ProbeBase(const Snapshot& snap, const PdqHash& query, int ra
     query_keys[c] = ExtractChunk(query, table.start_bit, table.bits);
     if (probe_radii[c] < 0) continue;
     auto visit = [&](std::uint32_t key) {
-      const std::uint32_t lo = table.offsets[key];
-      const std::uint32_t hi = table.offsets[key + 1];
-      for (std::uint32_t i = lo; i < hi; ++i) candidates.push_back((std::uint64_t{table.positions[i]} << 8) | c);
+      __builtin_prefetch(table.offsets + key);
+      keys.push_back(static_cast<std::uint32_t>(c << 24) | key);
     };
     ForEachNeighbour(query_keys[c], 0, table.bits, probe_radii[c], visit);
+  }
+  ranges.resize(keys.size());
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    const ChunkTable& table = base.tables[keys[i] >> 24];
+    const std::uint32_t key = keys[i] & 0xffffff;
+    const std::uint32_t lo = table.offsets[key];
+    const std::uint32_t hi = table.offsets[key + 1];
+    if (lo != hi) __builtin_prefetch(table.positions + lo);
+    ranges[i] = (std::uint64_t{lo} << 32) | hi;
+  }
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    const std::size_t c = keys[i] >> 24;
+    const std::uint32_t* positions = base.tables[c].positions;
+    const auto lo = static_cast<std::uint32_t>(ranges[i] >> 32);
+    const auto hi = static_cast<std::uint32_t>(ranges[i]);
+    for (std::uint32_t j = lo; j < hi; ++j) candidates.push_back((std::uint64_t{positions[j]} << 8) | c);
   }
   const std::size_t count = candidates.size();
   for (std::size_t i = 0; i < std::min(count, kPrefetchAhead); ++i) {
