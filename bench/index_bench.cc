@@ -1,0 +1,308 @@
+// Hash index benchmark (issue 3): exact range search, radius 31, over N
+// random PDQ hashes with 1% of queries planted at distances 0..31 from a
+// stored hash. Prints queries/s on 1 and 2 threads, build time, resident
+// memory, recall against the flat scan, add/remove visibility latency, and
+// the same workload through FAISS (Debian libfaiss-dev) when built with it.
+//
+// Usage: index_bench [--sizes 1000000,10000000] [--queries 20000] [--flat-queries 100]
+//                    [--faiss-queries 500] [--faiss-flat-queries 20] [--mih MIH] [--no-faiss]
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cinttypes>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <random>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "hash/pdq.h"
+#include "index/binary_index.h"
+
+#if TAKEBACK_HAVE_FAISS
+#include <faiss/IndexBinaryFlat.h>
+#include <faiss/IndexBinaryHash.h>
+#include <faiss/impl/AuxIndexStructures.h>
+#include <omp.h>
+#endif
+
+namespace {
+
+using takeback::hash::PdqHash;
+using takeback::index::BinaryIndex;
+using takeback::index::Neighbor;
+using Clock = std::chrono::steady_clock;
+
+constexpr int kRadius = 31;
+
+double Seconds(Clock::time_point since) { return std::chrono::duration<double>(Clock::now() - since).count(); }
+
+// VmRSS and VmHWM in MiB.
+std::pair<double, double> Memory() {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  double rss = 0;
+  double hwm = 0;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) rss = std::strtod(line.c_str() + 6, nullptr) / 1024.0;
+    if (line.rfind("VmHWM:", 0) == 0) hwm = std::strtod(line.c_str() + 6, nullptr) / 1024.0;
+  }
+  return {rss, hwm};
+}
+
+std::string LoadAverage() {
+  std::ifstream in("/proc/loadavg");
+  std::string a, b, c;
+  in >> a >> b >> c;
+  return a + " " + b + " " + c;
+}
+
+PdqHash RandomHash(std::mt19937_64& rng) {
+  PdqHash h;
+  for (auto& w : h.words) w = rng();
+  return h;
+}
+
+// Flips exactly `bits` distinct bits.
+PdqHash AtDistance(const PdqHash& h, int bits, std::mt19937_64& rng) {
+  PdqHash out = h;
+  std::vector<int> order(256);
+  for (int i = 0; i < 256; ++i) order[static_cast<std::size_t>(i)] = i;
+  for (int i = 0; i < bits; ++i) {
+    const auto j = static_cast<std::size_t>(i) + rng() % (256 - static_cast<std::size_t>(i));
+    std::swap(order[static_cast<std::size_t>(i)], order[j]);
+    const int b = order[static_cast<std::size_t>(i)];
+    out.words[static_cast<std::size_t>(b >> 6)] ^= std::uint64_t{1} << (b & 63);
+  }
+  return out;
+}
+
+// Runs queries [0, count) split over `threads` threads; returns queries/s.
+double Throughput(std::size_t count, int threads, const std::function<void(std::size_t)>& query) {
+  const auto start = Clock::now();
+  std::vector<std::thread> pool;
+  for (int t = 0; t < threads; ++t) {
+    pool.emplace_back([&, t] {
+      for (std::size_t i = static_cast<std::size_t>(t); i < count; i += static_cast<std::size_t>(threads)) query(i);
+    });
+  }
+  for (auto& th : pool) th.join();
+  return static_cast<double>(count) / Seconds(start);
+}
+
+std::vector<std::size_t> ParseSizes(const std::string& s) {
+  std::vector<std::size_t> out;
+  std::stringstream in(s);
+  std::string item;
+  while (std::getline(in, item, ',')) out.push_back(static_cast<std::size_t>(std::strtoull(item.c_str(), nullptr, 10)));
+  return out;
+}
+
+struct Args {
+  std::vector<std::size_t> sizes = {1000000, 10000000};
+  std::size_t queries = 20000;
+  std::size_t flat_queries = 100;
+  std::size_t faiss_queries = 500;
+  std::size_t faiss_flat_queries = 20;
+  bool faiss = true;
+  std::string mih = "MIH";
+};
+
+void RunOne(std::size_t n, const Args& args) {
+  std::printf("\n=== N = %zu stored hashes, radius %d ===\n", n, kRadius);
+  std::mt19937_64 rng(20261125 + n);
+  std::vector<std::uint64_t> ids(n);
+  std::vector<PdqHash> hashes(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    ids[i] = i * 2654435761ULL + 17;  // the caller's ids: sparse, not in insertion order
+    hashes[i] = RandomHash(rng);
+  }
+  // Queries: 99% random, 1% planted at distance (k % 32) from a stored hash.
+  std::vector<PdqHash> queries(args.queries);
+  std::vector<PdqHash> planted;
+  for (std::size_t i = 0; i < queries.size(); ++i) {
+    if (i % 100 == 0) {
+      queries[i] = AtDistance(hashes[rng() % n], static_cast<int>(planted.size() % 32), rng);
+      planted.push_back(queries[i]);
+    } else {
+      queries[i] = RandomHash(rng);
+    }
+  }
+  // Recall set: every planted query plus as many random ones.
+  std::vector<PdqHash> recall_set = planted;
+  for (std::size_t i = 0; i < planted.size(); ++i) recall_set.push_back(queries[i * 100 + 1]);
+
+  std::vector<std::vector<Neighbor>> flat_truth(recall_set.size());
+  for (const std::string& desc : {std::string("Flat"), args.mih}) {
+    const char* description = desc.c_str();
+    const auto [rss0, hwm0] = Memory();
+    auto made = takeback::index::MakeBinaryIndex(description);
+    if (!made.ok()) {
+      std::printf("%s: %s\n", description, made.status().ToString().c_str());
+      return;
+    }
+    std::unique_ptr<BinaryIndex> index = std::move(made).value();
+    const auto start = Clock::now();
+    if (auto s = index->Add(ids, hashes); !s.ok()) {
+      std::printf("%s: add failed: %s\n", description, s.ToString().c_str());
+      return;
+    }
+    if (auto s = index->Compact(); !s.ok()) std::printf("compact failed: %s\n", s.ToString().c_str());
+    const double build_s = Seconds(start);
+    const auto [rss1, hwm1] = Memory();
+    const bool is_flat = desc == "Flat";
+    const std::size_t count = is_flat ? std::min(args.flat_queries, queries.size()) : queries.size();
+    std::atomic<std::size_t> hits{0};
+    auto one = [&](std::size_t i) {
+      thread_local std::vector<Neighbor> out;
+      if (!index->RangeSearch(queries[i], kRadius, &out).ok()) std::abort();
+      if (!out.empty()) hits.fetch_add(1, std::memory_order_relaxed);
+    };
+    const double qps1 = Throughput(count, 1, one);
+    const double qps2 = Throughput(count, 2, one);
+    std::printf(
+        "%-24s build %7.2f s   resident +%7.1f MiB (VmHWM %7.1f MiB)   1 thread %9.1f q/s   2 threads %9.1f q/s",
+        index->Describe().c_str(), build_s, rss1 - rss0, hwm1, qps1, qps2);
+    if (is_flat) {
+      std::printf("   scan %.1f GB/s (1 thread), kernel %s", qps1 * static_cast<double>(n) * 32 / 1e9,
+                  std::string(takeback::index::KernelName()).c_str());
+    }
+    std::printf("   [%zu queries, %zu with matches]\n", count, hits.load() / 2);
+
+    if (is_flat) {
+      for (std::size_t i = 0; i < recall_set.size(); ++i) {
+        if (!index->RangeSearch(recall_set[i], kRadius, &flat_truth[i]).ok()) std::abort();
+      }
+      continue;
+    }
+    // Recall against the flat scan.
+    std::size_t found = 0;
+    std::size_t expected = 0;
+    std::size_t exact_lists = 0;
+    for (std::size_t i = 0; i < recall_set.size(); ++i) {
+      std::vector<Neighbor> out;
+      if (!index->RangeSearch(recall_set[i], kRadius, &out).ok()) std::abort();
+      expected += flat_truth[i].size();
+      for (const Neighbor& nb : out) {
+        found += std::count(flat_truth[i].begin(), flat_truth[i].end(), nb) > 0 ? 1 : 0;
+      }
+      exact_lists += out == flat_truth[i] ? 1 : 0;
+    }
+    std::printf(
+        "recall of %s vs Flat on %zu queries (%zu planted): %zu / %zu matches = %.2f%%, identical lists %zu/%zu\n",
+        index->Describe().c_str(), recall_set.size(), planted.size(), found, expected,
+        expected == 0 ? 100.0 : 100.0 * static_cast<double>(found) / static_cast<double>(expected), exact_lists,
+        recall_set.size());
+
+    // Add/remove visibility: time from the call to its return; a query
+    // started after the return sees the change (checked).
+    constexpr int kUpdates = 200;
+    double add_max = 0, add_sum = 0, remove_max = 0, remove_sum = 0;
+    for (int i = 0; i < kUpdates; ++i) {
+      const std::uint64_t id = (std::uint64_t{1} << 62) + static_cast<std::uint64_t>(i);
+      const PdqHash h = RandomHash(rng);
+      auto t0 = Clock::now();
+      if (!index->Add(std::span(&id, 1), std::span(&h, 1)).ok()) std::abort();
+      const double add_s = Seconds(t0);
+      std::vector<Neighbor> out;
+      if (!index->RangeSearch(h, 0, &out).ok() || out.empty() || out[0].id != id) std::abort();
+      t0 = Clock::now();
+      if (!index->Remove(std::span(&id, 1)).ok()) std::abort();
+      const double remove_s = Seconds(t0);
+      if (!index->RangeSearch(h, 0, &out).ok() || !out.empty()) std::abort();
+      add_sum += add_s;
+      remove_sum += remove_s;
+      add_max = std::max(add_max, add_s);
+      remove_max = std::max(remove_max, remove_s);
+    }
+    std::printf("one add visible after mean %.3f ms, max %.3f ms; one remove: mean %.3f ms, max %.3f ms (%d each)\n",
+                1e3 * add_sum / kUpdates, 1e3 * add_max, 1e3 * remove_sum / kUpdates, 1e3 * remove_max, kUpdates);
+  }
+
+#if TAKEBACK_HAVE_FAISS
+  if (!args.faiss) return;
+  const auto* codes = reinterpret_cast<const std::uint8_t*>(hashes.data());
+  for (int kind = 0; kind < 2; ++kind) {
+    const auto [rss0, hwm0] = Memory();
+    std::unique_ptr<faiss::IndexBinary> index;
+    std::string name;
+    if (kind == 0) {
+      auto mh = std::make_unique<faiss::IndexBinaryMultiHash>(256, 16, 16);
+      mh->nflip = 1;  // 16 x 16-bit tables, one flipped bit: exact at radius 31
+      name = "FAISS MultiHash(16x16)";
+      index = std::move(mh);
+    } else {
+      index = std::make_unique<faiss::IndexBinaryFlat>(256);
+      name = "FAISS BinaryFlat";
+    }
+    omp_set_num_threads(2);
+    auto start = Clock::now();
+    index->add(static_cast<faiss::IndexBinary::idx_t>(n), codes);
+    const double build_s = Seconds(start);
+    const auto [rss1, hwm1] = Memory();
+    const std::size_t count = std::min(kind == 0 ? args.faiss_queries : args.faiss_flat_queries, queries.size());
+    auto one = [&](std::size_t i) {
+      faiss::RangeSearchResult result(1);
+      index->range_search(1, reinterpret_cast<const std::uint8_t*>(queries[i].words.data()), kRadius + 1, &result);
+    };
+    omp_set_num_threads(1);
+    const double qps1 = Throughput(count, 1, one);
+    const double qps2 = Throughput(count, 2, one);
+    // FAISS's radius is strict (distance < radius), hence kRadius + 1 above.
+    std::size_t faiss_found = 0;
+    std::size_t truth = 0;
+    for (std::size_t i = 0; i < recall_set.size(); ++i) {
+      faiss::RangeSearchResult result(1);
+      index->range_search(1, reinterpret_cast<const std::uint8_t*>(recall_set[i].words.data()), kRadius + 1, &result);
+      faiss_found += result.lims[1];
+      truth += flat_truth[i].size();
+      if (kind == 1 && i >= args.faiss_flat_queries) break;
+    }
+    std::printf(
+        "%-24s build %7.2f s   resident +%7.1f MiB (VmHWM %7.1f MiB)   1 thread %9.1f q/s   2 threads %9.1f q/s"
+        "   [%zu queries; matches %zu vs Flat's %zu on the recall set%s]\n",
+        name.c_str(), build_s, rss1 - rss0, hwm1, qps1, qps2, count, faiss_found, truth, kind == 1 ? " prefix" : "");
+  }
+#endif
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Args args;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
+    if (a == "--sizes") {
+      args.sizes = ParseSizes(next());
+    } else if (a == "--queries") {
+      args.queries = std::strtoull(next().c_str(), nullptr, 10);
+    } else if (a == "--flat-queries") {
+      args.flat_queries = std::strtoull(next().c_str(), nullptr, 10);
+    } else if (a == "--faiss-queries") {
+      args.faiss_queries = std::strtoull(next().c_str(), nullptr, 10);
+    } else if (a == "--faiss-flat-queries") {
+      args.faiss_flat_queries = std::strtoull(next().c_str(), nullptr, 10);
+    } else if (a == "--mih") {
+      args.mih = next();
+    } else if (a == "--no-faiss") {
+      args.faiss = false;
+    } else {
+      std::fprintf(stderr,
+                   "usage: index_bench [--sizes N,N] [--queries Q] [--flat-queries Q] [--faiss-queries Q] "
+                   "[--faiss-flat-queries Q] [--mih DESCRIPTION] [--no-faiss]\n");
+      return 2;
+    }
+  }
+  std::printf("index_bench: kernel %s, %u hardware threads, load average %s\n",
+              std::string(takeback::index::KernelName()).c_str(), std::thread::hardware_concurrency(),
+              LoadAverage().c_str());
+  for (std::size_t n : args.sizes) RunOne(n, args);
+  std::printf("\nload average at the end: %s\n", LoadAverage().c_str());
+  return 0;
+}
