@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "cli/command.h"
+#include "cli/evidence_command.h"
 #include "cli/hash_command.h"
 
 #ifndef TAKEBACK_VERSION
@@ -28,13 +29,14 @@ struct Command {
   std::string_view (*help)();
 };
 
-constexpr std::array<Command, 1> kCommands = {{
+constexpr std::array<Command, 2> kCommands = {{
     {"hash", "print PDQ hashes (and digests) of image files", &RunHashCommand, &HashCommandHelp},
+    {"evidence", "capture evidence into a signed log; export and verify court bundles", &RunEvidenceCommand,
+     &EvidenceCommandHelp},
 }};
 
 // Named in the design, not built yet: say so instead of "unknown command".
-constexpr std::array<std::string_view, 7> kPlannedCommands = {"register", "match", "serve",  "scan",
-                                                              "evidence", "faces", "compare"};
+constexpr std::array<std::string_view, 6> kPlannedCommands = {"register", "match", "serve", "scan", "faces", "compare"};
 
 const Command* FindCommand(std::string_view name) {
   for (const Command& command : kCommands) {
