@@ -26,7 +26,6 @@ constexpr int kMinHashableDim = 5;
 constexpr int kDownsampleDims = 512;  // the reference's pre-resize target
 constexpr int kBlurredDim = 64;
 constexpr int kDctDim = 16;
-constexpr int kJaroszPasses = 2;
 
 constexpr float kLumaR = 0.299F;
 constexpr float kLumaG = 0.587F;
