@@ -200,14 +200,14 @@ SnapshotIndex::SnapshotIndex(Options options) : options_(options) {
   auto base = std::make_shared<Base>();
   PlanProbes(base.get());
   snap->base = std::move(base);
-  snapshot_.store(std::move(snap));
+  Publish(std::move(snap));
 }
 
 SnapshotIndex::SnapshotIndex(Options options, std::shared_ptr<const Base> base) : options_(options) {
   auto snap = std::make_shared<Snapshot>();
   snap->live = base->n;
   snap->base = std::move(base);
-  snapshot_.store(std::move(snap));
+  Publish(std::move(snap));
 }
 
 int SnapshotIndex::ChunksFor(std::size_t n) const {
@@ -271,7 +271,7 @@ Status SnapshotIndex::Add(std::span<const std::uint64_t> ids, std::span<const Pd
     }
   }
   if (next->recent_ids.size() + next->removed.size() > options_.max_recent) return CompactLocked(*next);
-  snapshot_.store(std::move(next), std::memory_order_release);
+  Publish(std::move(next));
   return Status::Ok();
 }
 
@@ -316,7 +316,7 @@ Result<std::size_t> SnapshotIndex::Remove(std::span<const std::uint64_t> ids) {
     TAKEBACK_RETURN_IF_ERROR(CompactLocked(*next));
     return removed;
   }
-  snapshot_.store(std::move(next), std::memory_order_release);
+  Publish(std::move(next));
   return removed;
 }
 
@@ -371,7 +371,7 @@ Status SnapshotIndex::CompactLocked(const Snapshot& snap) {
   auto next = std::make_shared<Snapshot>();
   next->live = base->n;
   next->base = std::move(base);
-  snapshot_.store(std::move(next), std::memory_order_release);
+  Publish(std::move(next));
   return Status::Ok();
 }
 

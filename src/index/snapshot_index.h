@@ -108,7 +108,18 @@ class SnapshotIndex final : public BinaryIndex {
   std::string Describe() const override;
 
  private:
-  std::shared_ptr<const Snapshot> Load() const { return snapshot_.load(std::memory_order_acquire); }
+  std::shared_ptr<const Snapshot> Load() const {
+    std::lock_guard<std::mutex> lock(snapshot_mu_);
+    return snapshot_;
+  }
+  // Makes `next` the snapshot new searches see; the old one is released
+  // outside the lock (freeing a base can take a while).
+  void Publish(std::shared_ptr<const Snapshot> next) {
+    {
+      std::lock_guard<std::mutex> lock(snapshot_mu_);
+      snapshot_.swap(next);
+    }
+  }
   // Appends matches of one query on `snap` (unsorted). radius may exceed kMaxRadius.
   void Search(const Snapshot& snap, const hash::PdqHash& query, int radius, std::vector<Neighbor>* out) const;
   void ScanBase(const Snapshot& snap, const hash::PdqHash& query, int radius, std::vector<Neighbor>* out) const;
@@ -121,7 +132,12 @@ class SnapshotIndex final : public BinaryIndex {
 
   const Options options_;
   std::mutex write_mu_;  // serialises writers; readers never take it
-  std::atomic<std::shared_ptr<const Snapshot>> snapshot_;
+  // Guards only the pointer copy/swap (nanoseconds), never a write's work,
+  // so a search cannot wait for an Add, Remove or compaction. (Not
+  // std::atomic<std::shared_ptr>: libstdc++ 12's load() unlocks with relaxed
+  // order, which ThreadSanitizer rightly reports as a race with store().)
+  mutable std::mutex snapshot_mu_;
+  std::shared_ptr<const Snapshot> snapshot_;  // guarded by snapshot_mu_
 };
 
 // Writes base to path (docs/formats/index.md).
