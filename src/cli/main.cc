@@ -14,6 +14,7 @@
 #include "cli/command.h"
 #include "cli/compare_command.h"
 #include "cli/evidence_command.h"
+#include "cli/faces_command.h"
 #include "cli/hash_command.h"
 
 #ifndef TAKEBACK_VERSION
@@ -30,15 +31,16 @@ struct Command {
   std::string_view (*help)();
 };
 
-constexpr std::array<Command, 3> kCommands = {{
+constexpr std::array<Command, 4> kCommands = {{
     {"hash", "print PDQ hashes of images and vPDQ hashes of videos", &RunHashCommand, &HashCommandHelp},
     {"compare", "compare two images, videos or hash files (vPDQ match)", &RunCompareCommand, &CompareCommandHelp},
     {"evidence", "capture evidence into a signed log; export and verify court bundles", &RunEvidenceCommand,
      &EvidenceCommandHelp},
+    {"faces", "find faces and print their descriptors, for review", &RunFacesCommand, &FacesCommandHelp},
 }};
 
 // Named in the design, not built yet: say so instead of "unknown command".
-constexpr std::array<std::string_view, 5> kPlannedCommands = {"register", "match", "serve", "scan", "faces"};
+constexpr std::array<std::string_view, 4> kPlannedCommands = {"register", "match", "serve", "scan"};
 
 const Command* FindCommand(std::string_view name) {
   for (const Command& command : kCommands) {
