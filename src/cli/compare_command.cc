@@ -55,6 +55,8 @@ Options:
                             sampling); B, the registered side, is always hashed
                             every frame (default: every frame for both)
       --seek                with --fps: seek instead of decoding everything
+      --keyframes           hash only the key frames of video A (at most --fps
+                            per second when given): the cheapest query sampling
       --prune D             drop frames within D bits of the last frame kept
       --distance D          frame match distance in bits (default 31, inclusive)
       --quality Q           ignore frames of quality below Q (default 50)
@@ -88,10 +90,11 @@ Examples:
   takeback compare still.jpg registered.mp4
 )";
 
-constexpr std::array<OptionSpec, 14> kOptionSpecs = {{
+constexpr std::array<OptionSpec, 15> kOptionSpecs = {{
     {"fps", '\0', true},
     {"every-frame", '\0', false},
     {"seek", '\0', false},
+    {"keyframes", '\0', false},
     {"prune", '\0', true},
     {"distance", '\0', true},
     {"quality", '\0', true},
@@ -181,6 +184,7 @@ Result<CompareOptions> ParseCompareOptions(std::span<const std::string> args) {
   }
   video.video.seek = parsed->Has("seek");
   if (video.video.seek && video.video.sample_fps == 0) return InvalidArgument("--seek needs --fps");
+  video.video.keyframes_only = parsed->Has("keyframes");
   options.query_video = video;
   const Result<int> distance = IntOption(*parsed, "distance", options.match.max_distance, kMaxDistance);
   if (!distance.ok()) return distance.status();

@@ -89,6 +89,10 @@ Video options:
                          instead (sparse sampling for uploads/queries)
       --seek             with --fps: seek to the keyframe before each sample
                          when that skips decoding (else decode everything)
+      --keyframes        hash key frames only (at most --fps of them per
+                         second when --fps is given): the cheapest query
+                         sampling, each key frame is a real frame that a
+                         densely hashed registered copy contains
       --prune D          drop frames within D bits of the last frame kept
                          (consecutive near-identical frames); off by default
       --vpdq-dir DIR     write each video's frame lines to DIR/NAME.txt
@@ -177,27 +181,14 @@ struct FileReport {
 // Smallest side the --fast JPEG path keeps; measured in docs/BENCHMARKS.md.
 constexpr int kFastJpegMinSide = 256;
 
-constexpr std::array<OptionSpec, 20> kOptionSpecs = {{
-    {"recursive", 'r', false},
-    {"json", '\0', false},
-    {"dihedral", '\0', false},
-    {"digests", '\0', false},
-    {"auto-orient", '\0', false},
-    {"fast", '\0', false},
-    {"max-pixels", '\0', true},
-    {"max-file-size", '\0', true},
-    {"jobs", 'j', true},
-    {"quiet", 'q', false},
-    {"help", 'h', false},
-    {"every-frame", '\0', false},
-    {"fps", '\0', true},
-    {"seek", '\0', false},
-    {"prune", '\0', true},
-    {"vpdq-dir", '\0', true},
-    {"max-frames", '\0', true},
-    {"max-seconds", '\0', true},
-    {"max-video-size", '\0', true},
-    {"threads", '\0', true},
+constexpr std::array<OptionSpec, 21> kOptionSpecs = {{
+    {"recursive", 'r', false},   {"json", '\0', false},          {"dihedral", '\0', false},
+    {"digests", '\0', false},    {"auto-orient", '\0', false},   {"fast", '\0', false},
+    {"max-pixels", '\0', true},  {"max-file-size", '\0', true},  {"jobs", 'j', true},
+    {"quiet", 'q', false},       {"help", 'h', false},           {"every-frame", '\0', false},
+    {"fps", '\0', true},         {"seek", '\0', false},          {"keyframes", '\0', false},
+    {"prune", '\0', true},       {"vpdq-dir", '\0', true},       {"max-frames", '\0', true},
+    {"max-seconds", '\0', true}, {"max-video-size", '\0', true}, {"threads", '\0', true},
 }};
 
 Result<std::uint64_t> PositiveNumberOption(const ParsedArgs& parsed, std::string_view name, std::uint64_t default_value,
@@ -222,6 +213,10 @@ Status ParseVideoOptions(const ParsedArgs& parsed, VideoHashOptions& video) {
   }
   video.video.seek = parsed.Has("seek");
   if (video.video.seek && video.video.sample_fps == 0) return InvalidArgument("--seek needs --fps");
+  video.video.keyframes_only = parsed.Has("keyframes");
+  if (video.video.keyframes_only && parsed.Has("every-frame")) {
+    return InvalidArgument("--every-frame and --keyframes exclude each other");
+  }
   if (const std::optional<std::string> prune = parsed.Value("prune")) {
     const std::optional<std::uint64_t> d = ParseUint(*prune);
     if (!d || *d > kMaxPruneDistance) return InvalidArgument("invalid value '" + *prune + "' for --prune (0..256)");
@@ -258,6 +253,8 @@ Result<HashOptions> ParseHashOptions(std::span<const std::string> args, unsigned
   const Result<std::uint64_t> max_pixels = PositiveNumberOption(*parsed, "max-pixels", kDefaultMaxPixels, false);
   if (!max_pixels.ok()) return max_pixels.status();
   options.decode.max_pixels = *max_pixels;
+  // Video frames have their own, lower default limit; --max-pixels sets both.
+  if (parsed->Has("max-pixels")) options.video.video.max_pixels = *max_pixels;
   const Result<std::uint64_t> max_size = PositiveNumberOption(*parsed, "max-file-size", kDefaultMaxFileSize, true);
   if (!max_size.ok()) return max_size.status();
   options.max_file_size = *max_size;

@@ -327,7 +327,7 @@ Status FfmpegVideoReader::Open(const std::string* path, std::span<const std::uin
   }
   const AVCodec* decoder = nullptr;
   stream_index_ = av_find_best_stream(format_, AVMEDIA_TYPE_VIDEO, -1, -1, &decoder, 0);
-  if (stream_index_ == AVERROR_STREAM_NOT_FOUND) return Unsupported("no video stream (audio only?)");
+  if (stream_index_ == AVERROR_STREAM_NOT_FOUND) return Unsupported("no video stream (audio only, or a damaged header)");
   if (stream_index_ < 0 || decoder == nullptr) return Unsupported("no decoder for this video's codec");
   const AVStream* stream = format_->streams[stream_index_];
   TAKEBACK_RETURN_IF_ERROR(CheckSize(stream->codecpar->width, stream->codecpar->height));
@@ -336,6 +336,7 @@ Status FfmpegVideoReader::Open(const std::string* path, std::span<const std::uin
   if (avcodec_parameters_to_context(codec_, stream->codecpar) < 0) return Corrupt("bad codec parameters");
   codec_->thread_count = std::max(1, options_.threads);
   codec_->pkt_timebase = stream->time_base;
+  if (options_.keyframes_only) codec_->skip_frame = AVDISCARD_NONKEY;
   {
     const std::lock_guard<std::mutex> lock(CpuFlagsMutex());
     ret = avcodec_open2(codec_, decoder, nullptr);
@@ -451,14 +452,14 @@ Result<bool> FfmpegVideoReader::Next(VideoFrame& frame) {
   const bool sparse = options_.sample_fps > 0;
   while (true) {
     const double target = sparse ? static_cast<double>(next_sample_) / options_.sample_fps : 0;
-    if (sparse && options_.seek) MaybeSeek(target);
+    if (sparse && options_.seek && !options_.keyframes_only) MaybeSeek(target);
     Result<bool> got = DecodeOne();
     if (!got.ok() || !*got) {
       done_ = true;
       return got;
     }
     std::int64_t number = next_frame_number_++;
-    if (seeked_) {
+    if (seeked_ || options_.keyframes_only) {
       const std::int64_t pts = frame_->best_effort_timestamp;
       if (pts == AV_NOPTS_VALUE) continue;
       const double seconds = static_cast<double>(pts - start_pts_) * av_q2d(time_base_);

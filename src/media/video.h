@@ -37,6 +37,12 @@ struct VideoOptions {
   // sample is beyond the next keyframe. Frame numbers then come from the
   // timestamps (exact for constant frame rate).
   bool seek = false;
+  // Decode key frames only (the decoder skips every other frame, so this is
+  // many times cheaper). With sample_fps > 0, at most one key frame per
+  // 1/sample_fps seconds. For queries: each key frame is a real frame of the
+  // video, so it is found in a densely hashed registered copy whatever the
+  // cut offset. Frame numbers come from the timestamps.
+  bool keyframes_only = false;
   // Scale frames to this size (0: native size, as the reference by default).
   int scale_width = 0;
   int scale_height = 0;
