@@ -7,8 +7,11 @@
 #include <exception>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <memory>
 #include <string>
+#include <system_error>
+#include <thread>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -155,23 +158,51 @@ struct Found {
   double score = 0;
 };
 
-// HOG detection on `img` and, when allowed, on it upscaled 2x; overlapping
-// detections (one box mostly inside the other) keep the higher score.
-std::vector<Found> DetectIn(dlib::frontal_face_detector& detector, const RgbImage& img, const DetectOptions& options) {
+// HOG detection on the image upscaled 2x, boxes in `img`'s coordinates.
+std::vector<Found> DetectUpscaled(dlib::frontal_face_detector& detector, const RgbImage& img, double adjust_threshold) {
+  RgbImage up(img.nr() * 2, img.nc() * 2);
+  dlib::resize_image(img, up, dlib::interpolate_bilinear());
+  std::vector<dlib::rect_detection> dets;
+  detector(up, dets, adjust_threshold);
+  std::vector<Found> found;
+  for (const auto& d : dets) {
+    const dlib::rectangle r(d.rect.left() / 2, d.rect.top() / 2, d.rect.right() / 2, d.rect.bottom() / 2);
+    found.push_back({r, d.detection_confidence});
+  }
+  return found;
+}
+
+// Two detectors, one per pass: a dlib detector keeps per-call state, so the
+// passes cannot share one when they run on two threads.
+struct Detectors {
+  dlib::frontal_face_detector* native;
+  dlib::frontal_face_detector* upscaled;
+};
+
+// HOG detection on `img` and, when allowed, on it upscaled 2x (on a second
+// thread when allowed); overlapping detections (one box mostly inside the
+// other) keep the higher score.
+std::vector<Found> DetectIn(const Detectors& detectors, const RgbImage& img, const DetectOptions& options) {
+  const std::int64_t up_pixels = 4 * static_cast<std::int64_t>(img.nr()) * img.nc();
+  const bool upscale = options.max_upscaled_pixels > 0 && up_pixels <= options.max_upscaled_pixels;
+  std::future<std::vector<Found>> upscaled;
+  if (upscale && options.parallel_passes && std::thread::hardware_concurrency() > 1) {
+    try {
+      upscaled = std::async(std::launch::async, DetectUpscaled, std::ref(*detectors.upscaled), std::cref(img),
+                            options.adjust_threshold);
+    } catch (const std::system_error&) {
+      // No thread to be had: the pass runs on this one below.
+    }
+  }
   std::vector<Found> all;
   std::vector<dlib::rect_detection> dets;
-  detector(img, dets, options.adjust_threshold);
+  (*detectors.native)(img, dets, options.adjust_threshold);
   for (const auto& d : dets) all.push_back({d.rect, d.detection_confidence});
-  const std::int64_t up_pixels = 4 * static_cast<std::int64_t>(img.nr()) * img.nc();
-  if (options.max_upscaled_pixels > 0 && up_pixels <= options.max_upscaled_pixels) {
-    RgbImage up(img.nr() * 2, img.nc() * 2);
-    dlib::resize_image(img, up, dlib::interpolate_bilinear());
-    dets.clear();
-    detector(up, dets, options.adjust_threshold);
-    for (const auto& d : dets) {
-      const dlib::rectangle r(d.rect.left() / 2, d.rect.top() / 2, d.rect.right() / 2, d.rect.bottom() / 2);
-      all.push_back({r, d.detection_confidence});
-    }
+  if (upscale) {
+    // get() waits for the other thread and rethrows what it threw.
+    const std::vector<Found> up =
+        upscaled.valid() ? upscaled.get() : DetectUpscaled(*detectors.upscaled, img, options.adjust_threshold);
+    all.insert(all.end(), up.begin(), up.end());
   }
   std::sort(all.begin(), all.end(), [](const Found& a, const Found& b) { return a.score > b.score; });
   std::vector<Found> kept;
@@ -191,7 +222,7 @@ struct WorkingImage {
 
 // Detection across the downscale bound and the rotations. Fills `work` with
 // the image the returned boxes refer to.
-std::vector<Found> DetectAll(dlib::frontal_face_detector& detector, const RgbImage& input, const DetectOptions& options,
+std::vector<Found> DetectAll(const Detectors& detectors, const RgbImage& input, const DetectOptions& options,
                              WorkingImage& work) {
   const double pixels = static_cast<double>(input.nr()) * static_cast<double>(input.nc());
   RgbImage base;
@@ -211,7 +242,7 @@ std::vector<Found> DetectAll(dlib::frontal_face_detector& detector, const RgbIma
     // upscaled passes found small false faces in textures (dogs' fur).
     DetectOptions pass = options;
     if (t != 0) pass.max_upscaled_pixels = 0;
-    std::vector<Found> found = DetectIn(detector, t == 0 ? base : rotated, pass);
+    std::vector<Found> found = DetectIn(detectors, t == 0 ? base : rotated, pass);
     if (!found.empty() || t == turns - 1) {
       work.img = t == 0 ? std::move(base) : std::move(rotated);
       work.scale = scale;
@@ -232,9 +263,10 @@ Box ToInputBox(const dlib::rectangle& r, const WorkingImage& work, int input_w, 
   return Unrotate(rotated, work.quarter_turns, input_w, input_h);
 }
 
-dlib::frontal_face_detector& ThreadDetector() {
-  thread_local dlib::frontal_face_detector detector = dlib::get_frontal_face_detector();
-  return detector;
+Detectors ThreadDetectors() {
+  thread_local dlib::frontal_face_detector native = dlib::get_frontal_face_detector();
+  thread_local dlib::frontal_face_detector upscaled = native;
+  return {&native, &upscaled};
 }
 
 class DlibFaceAnalyzer final : public FaceAnalyzer {
@@ -267,7 +299,7 @@ class DlibFaceAnalyzer final : public FaceAnalyzer {
       if (image.width < kMinSide || image.height < kMinSide) return result;
       const RgbImage input = ToDlib(image);
       WorkingImage work;
-      std::vector<Found> found = DetectAll(detector_, input, options, work);
+      std::vector<Found> found = DetectAll({&detector_, &up_detector_}, input, options, work);
       const std::size_t limit = static_cast<std::size_t>(std::max(0, options.max_faces));
       if (found.size() > limit) {
         found.resize(limit);
@@ -406,6 +438,7 @@ class DlibFaceAnalyzer final : public FaceAnalyzer {
   }
 
   dlib::frontal_face_detector detector_ = dlib::get_frontal_face_detector();
+  dlib::frontal_face_detector up_detector_ = detector_;
   dlib::shape_predictor predictor_;
   rn::Network network_;
 };
@@ -442,7 +475,7 @@ Result<std::vector<Detection>> DetectFaces(const media::Image& image, const Dete
     std::vector<Detection> out;
     if (image.width < kMinSide || image.height < kMinSide) return out;
     WorkingImage work;
-    for (const Found& f : DetectAll(ThreadDetector(), ToDlib(image), options, work)) {
+    for (const Found& f : DetectAll(ThreadDetectors(), ToDlib(image), options, work)) {
       out.push_back({ToInputBox(f.rect, work, image.width, image.height), f.score, 90 * work.quarter_turns});
     }
     return out;

@@ -101,6 +101,27 @@ TEST_F(FaceTest, MessiSmallFaceNeedsUpscaledPass) {
   EXPECT_TRUE(Analyze("messi5.jpg", no_upscale).faces.empty()) << "the face should be too small without upscaling";
 }
 
+TEST_F(FaceTest, ParallelPassesFindTheSameFaces) {
+  for (const char* name : {"messi5.jpg", "2008_001322.jpg", "swap-target-A.jpg"}) {
+    Result<media::Image> image = Load(name);
+    ASSERT_TRUE(image.ok()) << name;
+    DetectOptions serial;
+    serial.parallel_passes = false;
+    Result<std::vector<Detection>> one = DetectFaces(*image, serial);
+    Result<std::vector<Detection>> two = DetectFaces(*image, DetectOptions{});
+    ASSERT_TRUE(one.ok() && two.ok()) << name;
+    ASSERT_EQ(one->size(), two->size()) << name;
+    ASSERT_FALSE(one->empty()) << name;
+    for (std::size_t i = 0; i < one->size(); ++i) {
+      EXPECT_EQ((*one)[i].box.left, (*two)[i].box.left) << name;
+      EXPECT_EQ((*one)[i].box.top, (*two)[i].box.top) << name;
+      EXPECT_EQ((*one)[i].box.right, (*two)[i].box.right) << name;
+      EXPECT_EQ((*one)[i].box.bottom, (*two)[i].box.bottom) << name;
+      EXPECT_EQ((*one)[i].score, (*two)[i].score) << name;
+    }
+  }
+}
+
 TEST_F(FaceTest, BaldGuysAllFaces) {
   const FaceResult result = Analyze("bald_guys.jpg");
   std::cout << "bald_guys.jpg: " << result.faces.size() << " faces\n";

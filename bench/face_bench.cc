@@ -1,0 +1,200 @@
+// Prints the face figures quoted in docs/BENCHMARKS.md ("Faces (issue 5)"):
+//  (a) HOG detection, ms per megapixel, on each photo of
+//      ../shared/testdata/face, rotations off: native scale only; with the
+//      2x upscaled pass (images up to 1 MP get it) on one thread and on two;
+//      with the upscaled pass limited to images up to 0.25 MP;
+//  (b) embedding one aligned chip, ms per face, with OpenBLAS on 1 and 2
+//      threads (set in-process with openblas_set_num_threads when the BLAS
+//      that dlib linked has it; otherwise the thread count is whatever
+//      OPENBLAS_NUM_THREADS says, and the bench says so).
+// Usage: face_bench [--seconds S] [--model-dir DIR] [IMAGE_OR_DIR...]
+#include <dlfcn.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/file.h"
+#include "face/face.h"
+#include "media/image.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+using takeback::face::DetectFaces;
+using takeback::face::DetectOptions;
+using takeback::face::FaceAnalyzer;
+
+// Runs `fn` at least twice and for about `seconds`, after one warm-up call;
+// returns milliseconds per call.
+template <typename Fn>
+double MsPerCall(double seconds, Fn fn) {
+  fn();
+  long n = 0;
+  const auto start = Clock::now();
+  double elapsed = 0;
+  do {
+    fn();
+    ++n;
+    elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+  } while (elapsed < seconds || n < 2);
+  return 1000.0 * elapsed / static_cast<double>(n);
+}
+
+struct Photo {
+  std::string name;
+  takeback::media::Image image;
+};
+
+std::vector<Photo> LoadPhotos(const std::vector<std::string>& inputs) {
+  std::vector<std::string> files;
+  for (const std::string& in : inputs) {
+    std::error_code ec;
+    if (fs::is_directory(in, ec)) {
+      for (const auto& e : fs::directory_iterator(in)) {
+        if (e.is_regular_file() && e.path().extension() == ".jpg") files.push_back(e.path().string());
+      }
+    } else {
+      files.push_back(in);
+    }
+  }
+  std::sort(files.begin(), files.end());
+  std::vector<Photo> photos;
+  for (const std::string& f : files) {
+    auto bytes = takeback::ReadFileLimited(f, 64U << 20U);
+    if (!bytes.ok()) continue;
+    auto image = takeback::media::DecodeImage(*bytes, {});
+    if (!image.ok()) {
+      std::fprintf(stderr, "face_bench: %s: %s\n", f.c_str(), image.status().ToString().c_str());
+      continue;
+    }
+    photos.push_back({fs::path(f).filename().string(), std::move(*image)});
+  }
+  return photos;
+}
+
+using SetThreadsFn = void (*)(int);
+using GetConfigFn = char* (*)();
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  double seconds = 2.0;
+  std::string model_dir;
+  std::vector<std::string> inputs;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--seconds" && i + 1 < argc) {
+      seconds = std::atof(argv[++i]);
+    } else if (a == "--model-dir" && i + 1 < argc) {
+      model_dir = argv[++i];
+    } else {
+      inputs.push_back(a);
+    }
+  }
+  if (inputs.empty()) {
+    const char* td = std::getenv("TAKEBACK_TESTDATA_DIR");
+    inputs.push_back(std::string(td != nullptr ? td : TAKEBACK_TESTDATA_DIR) + "/face");
+  }
+  const std::vector<Photo> photos = LoadPhotos(inputs);
+  if (photos.empty()) {
+    std::fprintf(stderr, "face_bench: no JPEG photos in the inputs\n");
+    return 1;
+  }
+
+  std::printf("Face benchmark, %.1f s per figure\n", seconds);
+  std::printf("(a) detection, rotations off: ms per call (ms per megapixel)\n");
+  std::printf("    native:   native scale only, single thread\n");
+  std::printf("    up/1t:    with the 2x upscaled pass (default limit: 4x pixels <= 4000000), one thread\n");
+  std::printf("    up/2t:    the same, native and upscaled passes on two threads (DetectOptions::parallel_passes)\n");
+  std::printf("    up1M/2t:  the same with a tighter limit, 4x pixels <= 1000000 (images up to 0.25 MP)\n");
+  std::printf("    %-23s %9s %5s %5s %17s %17s %17s %17s\n", "photo", "size", "MP", "faces", "native", "up/1t", "up/2t",
+              "up1M/2t");
+  struct Variant {
+    DetectOptions options;
+    double total_ms = 0;
+  };
+  std::vector<Variant> variants(4);
+  for (Variant& v : variants) v.options.try_rotations = false;
+  variants[0].options.max_upscaled_pixels = 0;
+  variants[1].options.parallel_passes = false;
+  variants[3].options.max_upscaled_pixels = 1'000'000;
+  double total_mp = 0;
+  for (const Photo& p : photos) {
+    const double mp = static_cast<double>(p.image.width) * p.image.height / 1e6;
+    std::string cells;
+    std::vector<std::size_t> faces;
+    for (Variant& v : variants) {
+      std::size_t n = 0;
+      const double ms = MsPerCall(seconds, [&] { n = DetectFaces(p.image, v.options)->size(); });
+      v.total_ms += ms;
+      faces.push_back(n);
+      char cell[32];
+      std::snprintf(cell, sizeof cell, " %7.1f (%7.1f)", ms, ms / mp);
+      cells += cell;
+    }
+    char size[32];
+    std::snprintf(size, sizeof size, "%dx%d", p.image.width, p.image.height);
+    char found[32];
+    std::snprintf(found, sizeof found, "%zu/%zu", faces[0], faces[1]);
+    std::printf("    %-23s %9s %5.2f %5s%s\n", p.name.c_str(), size, mp, found, cells.c_str());
+    total_mp += mp;
+  }
+  std::printf("    all %zu photos, %.2f MP, ms per MP:", photos.size(), total_mp);
+  for (const Variant& v : variants) std::printf(" %.1f", v.total_ms / total_mp);
+  std::printf("  (native, up/1t, up/2t, up1M/2t)\n");
+  std::printf("    (faces: found natively / with the upscaled pass)\n");
+
+  takeback::face::ModelPaths paths = takeback::face::DefaultModelPaths();
+  if (!model_dir.empty()) {
+    paths.recognition_manifest = (fs::path(model_dir) / "face_recognition_model-weights_manifest.json").string();
+  }
+  auto analyzer = FaceAnalyzer::Open(paths);
+  if (!analyzer.ok()) {
+    std::printf("(b) embedding skipped: %s (run scripts/fetch-models, or pass --model-dir)\n",
+                analyzer.status().ToString().c_str());
+    return 0;
+  }
+  // One real aligned chip: the first face found in the photos.
+  DetectOptions keep;
+  keep.keep_chips = true;
+  takeback::media::Image chip;
+  for (const Photo& p : photos) {
+    auto r = (*analyzer)->Analyze(p.image, keep);
+    if (r.ok() && !r->faces.empty()) {
+      chip = r->faces.front().chip;
+      std::printf("(b) embedding one 150x150 chip (first face of %s), ms per face\n", p.name.c_str());
+      break;
+    }
+  }
+  if (chip.pixels.empty()) {
+    std::printf("(b) embedding skipped: no face found in the photos\n");
+    return 0;
+  }
+  // dlib links the system BLAS; on Debian with libopenblas0-pthread that is
+  // OpenBLAS, whose thread count can be changed at run time.
+  const auto set_threads = reinterpret_cast<SetThreadsFn>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
+  const auto get_config = reinterpret_cast<GetConfigFn>(dlsym(RTLD_DEFAULT, "openblas_get_config"));
+  if (get_config != nullptr) std::printf("    BLAS: OpenBLAS %s\n", get_config());
+  const auto embed = [&] {
+    if (!(*analyzer)->Embed(chip).ok()) std::abort();
+  };
+  if (set_threads == nullptr) {
+    const char* env = std::getenv("OPENBLAS_NUM_THREADS");
+    std::printf("    openblas_set_num_threads not found (not OpenBLAS?); OPENBLAS_NUM_THREADS=%s\n",
+                env != nullptr ? env : "(unset)");
+    std::printf("    %.1f ms per face\n", MsPerCall(seconds, embed));
+    return 0;
+  }
+  for (const int threads : {1, 2}) {
+    set_threads(threads);
+    std::printf("    openblas_set_num_threads(%d): %.1f ms per face\n", threads, MsPerCall(seconds, embed));
+  }
+  return 0;
+}
