@@ -34,7 +34,7 @@ bool HashOnce(const std::string& path, const VideoOptions& options, int prune, R
   const auto start = std::chrono::steady_clock::now();
   auto reader = VideoReader::OpenFile(path, options);
   if (!reader.ok()) {
-    std::fprintf(stderr, "%s: %s\n", path.c_str(), reader.status().ToString().c_str());
+    (void)std::fprintf(stderr, "%s: %s\n", path.c_str(), reader.status().ToString().c_str());
     return false;
   }
   takeback::hash::VpdqPruner pruner(prune);
@@ -66,7 +66,7 @@ struct Mode {
 
 int main(int argc, char** argv) {
   const std::string dir = argc > 1 ? argv[1] : TAKEBACK_TESTDATA_DIR "/vpdq/videos";
-  const int repeats = argc > 2 ? std::max(1, std::atoi(argv[2])) : 3;
+  const int repeats = argc > 2 ? std::max(1, static_cast<int>(std::strtol(argv[2], nullptr, 10))) : 3;
   const std::vector<std::pair<const char*, std::string>> videos = {
       {"SD 480x720 h264 20.5 s", dir + "/chair-20-sd-bar.mp4"},
       {"HD 1280x720 h264 4.0 s", dir + "/doorknob-hd-no-bar.mp4"},

@@ -4,7 +4,6 @@
 #include <array>
 #include <charconv>
 #include <cstdint>
-#include <cstdio>
 #include <exception>
 #include <new>
 #include <optional>
@@ -331,8 +330,8 @@ std::size_t UniqueGood(const std::vector<hash::VpdqFrame>& frames, int min_quali
 
 std::string Percent(double p) {
   char buf[32];
-  std::snprintf(buf, sizeof(buf), "%.2f%%", p);
-  return buf;
+  const auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), p, std::chars_format::fixed, 2);
+  return (ec == std::errc() ? std::string(buf, end) : std::string("?")) + "%";
 }
 
 int UsageError(const CommandIo& io, const Status& status) {

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
-#include <cstdio>
 #include <unordered_set>
 
 #include <nlohmann/json.hpp>
@@ -78,6 +77,14 @@ Result<VpdqFrame> FrameFromJson(const nlohmann::json& j) {
   return VpdqFrame{frame->get<std::int64_t>(), static_cast<int>(q), *hash, ts->get<double>()};
 }
 
+// Seconds with three decimals, as the reference prints them ("0.033"):
+// correctly rounded, like printf("%.3f").
+std::string Seconds(double seconds) {
+  char buf[64];
+  const auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), seconds, std::chars_format::fixed, 3);
+  return ec == std::errc() ? std::string(buf, end) : std::string("0.000");
+}
+
 }  // namespace
 
 PdqResult VpdqHashFrame(const PixelView& view) {
@@ -108,9 +115,8 @@ bool VpdqPruner::Keep(const VpdqFrame& frame) {
 }
 
 std::string FormatVpdqLine(const VpdqFrame& frame) {
-  char ts[64];
-  std::snprintf(ts, sizeof(ts), "%.3f", frame.timestamp);
-  return std::to_string(frame.frame_number) + "," + std::to_string(frame.quality) + "," + frame.hash.ToHex() + "," + ts;
+  return std::to_string(frame.frame_number) + "," + std::to_string(frame.quality) + "," + frame.hash.ToHex() + "," +
+         Seconds(frame.timestamp);
 }
 
 std::string FormatVpdqText(std::span<const VpdqFrame> frames) {
@@ -158,11 +164,9 @@ std::string FormatVpdqJson(std::span<const VpdqFrame> frames) {
   std::string out = "[";
   for (std::size_t i = 0; i < frames.size(); ++i) {
     const VpdqFrame& f = frames[i];
-    char ts[64];
-    std::snprintf(ts, sizeof(ts), "%.3f", f.timestamp);
     if (i > 0) out += ",";
-    out += "{\"frame\":" + std::to_string(f.frame_number) + ",\"quality\":" + std::to_string(f.quality) +
-           ",\"pdq\":\"" + f.hash.ToHex() + "\",\"timestamp\":" + ts + "}";
+    out += R"({"frame":)" + std::to_string(f.frame_number) + R"(,"quality":)" + std::to_string(f.quality) +
+           R"(,"pdq":")" + f.hash.ToHex() + R"(","timestamp":)" + Seconds(f.timestamp) + "}";
   }
   out += "]";
   return out;

@@ -53,7 +53,7 @@ TEST(VpdqJson, RoundTrips) {
   ASSERT_EQ(parsed->size(), 2U);
   EXPECT_EQ((*parsed)[1].frame_number, 7);
   EXPECT_EQ((*parsed)[1].hash, frames[1].hash);
-  Result<std::vector<VpdqFrame>> wrapped = ParseVpdqJson("{\"path\":\"a.mp4\",\"vpdq\":" + json + "}");
+  Result<std::vector<VpdqFrame>> wrapped = ParseVpdqJson(R"({"path":"a.mp4","vpdq":)" + json + "}");
   ASSERT_TRUE(wrapped.ok());
   EXPECT_EQ(wrapped->size(), 2U);
   EXPECT_FALSE(ParseVpdqJson("{").ok());
@@ -99,7 +99,7 @@ TEST(VpdqPruner, DropsNearDuplicatesOfTheLastKeptFrame) {
 }
 
 TEST(VpdqHashFrame, TinyFramesHaveQualityZero) {
-  const std::vector<std::uint8_t> pixels(4 * 4 * 3, 128);
+  const std::vector<std::uint8_t> pixels(std::size_t{48}, 128);  // 4x4 RGB
   const PdqResult r = VpdqHashFrame({pixels.data(), 4, 4, 3, 12});
   EXPECT_EQ(r.quality, 0);
 }

@@ -327,7 +327,8 @@ Status FfmpegVideoReader::Open(const std::string* path, std::span<const std::uin
   }
   const AVCodec* decoder = nullptr;
   stream_index_ = av_find_best_stream(format_, AVMEDIA_TYPE_VIDEO, -1, -1, &decoder, 0);
-  if (stream_index_ == AVERROR_STREAM_NOT_FOUND) return Unsupported("no video stream (audio only, or a damaged header)");
+  if (stream_index_ == AVERROR_STREAM_NOT_FOUND)
+    return Unsupported("no video stream (audio only, or a damaged header)");
   if (stream_index_ < 0 || decoder == nullptr) return Unsupported("no decoder for this video's codec");
   const AVStream* stream = format_->streams[stream_index_];
   TAKEBACK_RETURN_IF_ERROR(CheckSize(stream->codecpar->width, stream->codecpar->height));
@@ -406,10 +407,9 @@ Result<bool> FfmpegVideoReader::DecodeOne() {
 }
 
 void FfmpegVideoReader::MaybeSeek(double target_seconds) {
-  const AVStream* stream = format_->streams[stream_index_];
+  AVStream* stream = format_->streams[stream_index_];
   const auto target_ts = start_pts_ + static_cast<std::int64_t>(std::floor(target_seconds / av_q2d(time_base_)));
-  const AVIndexEntry* entry =
-      avformat_index_get_entry_from_timestamp(const_cast<AVStream*>(stream), target_ts, AVSEEK_FLAG_BACKWARD);
+  const AVIndexEntry* entry = avformat_index_get_entry_from_timestamp(stream, target_ts, AVSEEK_FLAG_BACKWARD);
   if (entry == nullptr) return;
   const double key_seconds = static_cast<double>(entry->timestamp - start_pts_) * av_q2d(time_base_);
   if (key_seconds <= last_decoded_seconds_) return;  // decoding on is cheaper

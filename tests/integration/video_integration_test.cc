@@ -62,34 +62,34 @@ class VideoCliTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     std::string templ = (fs::temp_directory_path() / "takeback_video_XXXXXX").string();
-    if (::mkdtemp(templ.data()) != nullptr) tmp_ = templ;
+    if (::mkdtemp(templ.data()) != nullptr) suite_dir = templ;
   }
   static void TearDownTestSuite() {
     std::error_code ec;
-    if (!tmp_.empty()) fs::remove_all(tmp_, ec);
+    if (!suite_dir.empty()) fs::remove_all(suite_dir, ec);
   }
 
   void SetUp() override {
-    ASSERT_FALSE(tmp_.empty());
+    ASSERT_FALSE(suite_dir.empty());
     if (!fs::exists(kVideos / "chair-20-sd-bar.mp4")) {
       GTEST_SKIP() << "vPDQ test data not found under " << kVpdqDir.string() << " (set TAKEBACK_TESTDATA_DIR)";
     }
     if (!HaveFfmpeg()) GTEST_SKIP() << "the ffmpeg tool is not installed (Debian package ffmpeg)";
   }
 
-  static std::string Tmp(const std::string& name) { return (tmp_ / name).string(); }
+  static std::string Tmp(const std::string& name) { return (suite_dir / name).string(); }
 
   // Runs ffmpeg quietly; a failure fails the test.
   static void Ffmpeg(const std::string& args) {
-    const std::string cmd =
-        "ffmpeg -nostdin -y -hide_banner -loglevel error " + args + " 2>" + ShellQuote((tmp_ / ".ffmpeg.log").string());
+    const std::string cmd = "ffmpeg -nostdin -y -hide_banner -loglevel error " + args + " 2>" +
+                            ShellQuote((suite_dir / ".ffmpeg.log").string());
     const int status = std::system(cmd.c_str());  // NOLINT(cert-env33-c)
-    ASSERT_EQ(status, 0) << cmd << "\n" << ReadFile(tmp_ / ".ffmpeg.log");
+    ASSERT_EQ(status, 0) << cmd << "\n" << ReadFile(suite_dir / ".ffmpeg.log");
   }
 
   // Makes `name` once per suite with `args` (ffmpeg arguments ending with the output).
   static std::string Make(const std::string& name, const std::string& args) {
-    const std::string path = Tmp(name);
+    std::string path = Tmp(name);
     if (!fs::exists(path)) Ffmpeg(args + " " + ShellQuote(path));
     return path;
   }
@@ -103,12 +103,13 @@ class VideoCliTest : public ::testing::Test {
   static RunResult Run(const std::vector<std::string>& args) {
     std::string cmd = "timeout " + std::to_string(kTimeoutSeconds) + " " + ShellQuote(TAKEBACK_BIN);
     for (const std::string& arg : args) cmd += " " + ShellQuote(arg);
-    cmd += " </dev/null >" + ShellQuote((tmp_ / ".stdout").string()) + " 2>" + ShellQuote((tmp_ / ".stderr").string());
+    cmd += " </dev/null >" + ShellQuote((suite_dir / ".stdout").string()) + " 2>" +
+           ShellQuote((suite_dir / ".stderr").string());
     const int status = std::system(cmd.c_str());  // NOLINT(cert-env33-c)
     RunResult result;
     result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    result.out = ReadFile(tmp_ / ".stdout");
-    result.err = ReadFile(tmp_ / ".stderr");
+    result.out = ReadFile(suite_dir / ".stdout");
+    result.err = ReadFile(suite_dir / ".stderr");
     EXPECT_NE(result.exit_code, 124) << "takeback timed out: " << cmd;
     EXPECT_NE(result.exit_code, -1) << "takeback was killed by a signal: " << cmd;
     return result;
@@ -135,10 +136,10 @@ class VideoCliTest : public ::testing::Test {
                     " -an -c:v libx264 -preset ultrafast -crf 23");
   }
 
-  static fs::path tmp_;
+  static fs::path suite_dir;
 };
 
-fs::path VideoCliTest::tmp_;
+fs::path VideoCliTest::suite_dir;
 
 void ExpectMatch(const nlohmann::json& j, bool match, const std::string& what) {
   EXPECT_EQ(j.value("match", !match), match) << what << ": " << j.dump();
@@ -177,11 +178,11 @@ TEST_F(VideoCliTest, HashPrintsReferenceLinesAndDigests) {
 }
 
 TEST_F(VideoCliTest, VpdqDirWritesTheReferenceFileByteForByte) {
-  fs::create_directories(tmp_ / "bank");
+  fs::create_directories(suite_dir / "bank");
   const RunResult r = Run({"hash", "-q", "--vpdq-dir", Tmp("bank"), Video("chair-20-sd-bar")});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(Lines(r.out).size(), 1U);  // the header line only
-  EXPECT_EQ(ReadFile(tmp_ / "bank" / "chair-20-sd-bar.txt"), ReadFile(BankHash("chair-20-sd-bar")));
+  EXPECT_EQ(ReadFile(suite_dir / "bank" / "chair-20-sd-bar.txt"), ReadFile(BankHash("chair-20-sd-bar")));
 }
 
 TEST_F(VideoCliTest, ContainersAreRecognisedByContentNotName) {
@@ -296,7 +297,7 @@ TEST_F(VideoCliTest, StillFramesMatchVideosBothWays) {
   // A saved image hash line works as an input too.
   const RunResult line = Run({"hash", still});
   ASSERT_EQ(line.exit_code, 0) << line.err;
-  WriteFile(tmp_ / "still.pdq", line.out);
+  WriteFile(suite_dir / "still.pdq", line.out);
   ExpectMatch(Compare({Tmp("still.pdq"), full}), true, "still hash line vs full");
 }
 
@@ -323,18 +324,18 @@ TEST_F(VideoCliTest, CompareTextOutputAndThresholds) {
 TEST_F(VideoCliTest, BrokenVideosGetAClearErrorNeverACrash) {
   const std::string src = ReadFile(Video("chair-20-sd-bar"));
   // Zero-length, truncated (moov or not), corrupt header, garbage after ftyp.
-  WriteFile(tmp_ / "empty.mp4", "");
-  WriteFile(tmp_ / "truncated.mp4", src.substr(0, src.size() / 3));
+  WriteFile(suite_dir / "empty.mp4", "");
+  WriteFile(suite_dir / "truncated.mp4", src.substr(0, src.size() / 3));
   std::string corrupt = src;
   for (std::size_t i = 40; i < 4000 && i < corrupt.size(); ++i) corrupt[i] = static_cast<char>(i * 131);
-  WriteFile(tmp_ / "corrupt-header.mp4", corrupt);
-  WriteFile(tmp_ / "ftyp-only.mp4", src.substr(0, 32));
+  WriteFile(suite_dir / "corrupt-header.mp4", corrupt);
+  WriteFile(suite_dir / "ftyp-only.mp4", src.substr(0, 32));
   const std::string mkv = Make("whole.mkv", "-t 3 -i " + ShellQuote(Video("chair-20-sd-bar")) + " -an -c:v mpeg4");
   const std::string mkv_bytes = ReadFile(mkv);
-  WriteFile(tmp_ / "truncated.mkv", mkv_bytes.substr(0, mkv_bytes.size() / 2));
+  WriteFile(suite_dir / "truncated.mkv", mkv_bytes.substr(0, mkv_bytes.size() / 2));
   std::string mkv_garbage = mkv_bytes;
   for (std::size_t i = mkv_garbage.size() / 3; i < mkv_garbage.size(); i += 7) mkv_garbage[i] ^= 0x5A;
-  WriteFile(tmp_ / "damaged.mkv", mkv_garbage);
+  WriteFile(suite_dir / "damaged.mkv", mkv_garbage);
   const std::string audio = Make("audio-only.m4a", "-f lavfi -i sine=frequency=440:duration=1 -c:a aac");
 
   struct Case {
@@ -379,7 +380,7 @@ TEST_F(VideoCliTest, AbsurdDimensionsAreRefusedBeforeDecoding) {
     ++patched;
   }
   ASSERT_GT(patched, 0);
-  WriteFile(tmp_ / "huge.avi", avi);
+  WriteFile(suite_dir / "huge.avi", avi);
   const RunResult r = Run({"hash", Tmp("huge.avi")});
   EXPECT_EQ(r.exit_code, 1) << r.out;
   EXPECT_TRUE(r.err.find("too_large") != std::string::npos || r.err.find("corrupt") != std::string::npos) << r.err;
