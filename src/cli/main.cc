@@ -16,6 +16,7 @@
 #include "cli/evidence_command.h"
 #include "cli/faces_command.h"
 #include "cli/hash_command.h"
+#include "cli/register_command.h"
 
 #ifndef TAKEBACK_VERSION
 #define TAKEBACK_VERSION "unknown"
@@ -31,16 +32,18 @@ struct Command {
   std::string_view (*help)();
 };
 
-constexpr std::array<Command, 4> kCommands = {{
+constexpr std::array<Command, 5> kCommands = {{
     {"hash", "print PDQ hashes of images and vPDQ hashes of videos", &RunHashCommand, &HashCommandHelp},
     {"compare", "compare two images, videos or hash files (vPDQ match)", &RunCompareCommand, &CompareCommandHelp},
     {"evidence", "capture evidence into a signed log; export and verify court bundles", &RunEvidenceCommand,
      &EvidenceCommandHelp},
     {"faces", "find faces and print their descriptors, for review", &RunFacesCommand, &FacesCommandHelp},
+    {"register", "turn your images into signals (hashes, faces) on this machine", &RunRegisterCommand,
+     &RegisterCommandHelp},
 }};
 
 // Named in the design, not built yet: say so instead of "unknown command".
-constexpr std::array<std::string_view, 4> kPlannedCommands = {"register", "match", "serve", "scan"};
+constexpr std::array<std::string_view, 3> kPlannedCommands = {"match", "serve", "scan"};
 
 const Command* FindCommand(std::string_view name) {
   for (const Command& command : kCommands) {
