@@ -18,43 +18,19 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "support/process.h"
+
 namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
+using takeback::testing::Lines;
+using takeback::testing::ReadFile;
+using takeback::testing::RunResult;
+using takeback::testing::ShellQuote;
+using takeback::testing::WriteFile;
 
 constexpr int kTimeoutSeconds = 30;
-
-struct RunResult {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
-std::string ShellQuote(const std::string& s) {
-  std::string quoted = "'";
-  for (const char c : s) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return quoted + "'";
-}
-
-std::string ReadFile(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-void WriteFile(const fs::path& path, const std::string& bytes) {
-  if (fs::exists(path)) fs::permissions(path, fs::perms::owner_write, fs::perm_options::add);
-  std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
-}
-
-std::vector<std::string> Lines(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
-  return lines;
-}
 
 class EvidenceCliTest : public ::testing::Test {
  protected:

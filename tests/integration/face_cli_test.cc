@@ -18,9 +18,14 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "support/process.h"
+
 namespace {
 
 namespace fs = std::filesystem;
+using takeback::testing::ReadFile;
+using takeback::testing::RunResult;
+using takeback::testing::ShellQuote;
 
 const fs::path kTestdata = fs::path(TAKEBACK_TESTDATA_DIR);
 const fs::path kFaceDir = kTestdata / "face";
@@ -28,25 +33,6 @@ const fs::path kModesDir = kTestdata / "pdq" / "images" / "modes";
 const fs::path kModelDir = fs::path(TAKEBACK_MODEL_DIR);
 const fs::path kLandmarks = "/usr/share/dlib/shape_predictor_68_face_landmarks.dat";
 constexpr int kTimeoutSeconds = 120;
-
-struct RunResult {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
-std::string ShellQuote(const std::string& s) {
-  std::string quoted = "'";
-  for (const char c : s) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return quoted + "'";
-}
-
-std::string ReadFile(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 // The JSON object of each output line.
 std::vector<nlohmann::json> JsonLines(const std::string& text) {

@@ -15,42 +15,21 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "support/process.h"
+
 namespace takeback {
 namespace {
 
 namespace fs = std::filesystem;
+using takeback::testing::Lines;
+using takeback::testing::ReadFile;
+using takeback::testing::RunResult;
+using takeback::testing::ShellQuote;
+using takeback::testing::WriteFile;
 
 const fs::path kVpdqDir = fs::path(TAKEBACK_TESTDATA_DIR) / "vpdq";
 const fs::path kVideos = kVpdqDir / "videos";
 constexpr int kTimeoutSeconds = 60;  // a hang fails the test instead of the whole run
-
-struct RunResult {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
-std::string ShellQuote(const std::string& s) {
-  std::string quoted = "'";
-  for (const char c : s) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return quoted + "'";
-}
-
-std::string ReadFile(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-void WriteFile(const fs::path& path, const std::string& bytes) { std::ofstream(path, std::ios::binary) << bytes; }
-
-std::vector<std::string> Lines(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
-  return lines;
-}
 
 bool HaveFfmpeg() { return std::system("ffmpeg -version >/dev/null 2>&1") == 0; }  // NOLINT(cert-env33-c)
 
