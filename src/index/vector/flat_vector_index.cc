@@ -1,0 +1,422 @@
+// "Flat": Takeback's exhaustive vector scan with snapshots (vector_index.h).
+//
+// Storage: fixed-capacity segments of kSegmentBlocks blocks (vector_kernels.h
+// layout). A segment's memory never moves, so a writer appends whole blocks
+// past the count a published snapshot knows while readers scan below it.
+// Vectors not yet filling a block sit in a small immutable "tail" block that
+// each Add replaces. Removes set bits in per-segment copy-on-write bitmaps;
+// the removed vectors are still scanned (and skipped when reported) until a
+// compaction rebuilds the segments without them.
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+#include <memory>
+#include <mutex>
+#include <new>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "index/vector/vector_index.h"
+#include "index/vector/vector_index_internal.h"
+#include "index/vector/vector_kernels.h"
+
+namespace takeback::index {
+namespace internal {
+namespace {
+
+constexpr std::size_t kLanes = kBlockLanes;
+constexpr std::size_t kSegmentBlocks = 512;  // 8,192 vectors, 4 MiB at 128-d
+constexpr std::size_t kSegmentVectors = kSegmentBlocks * kLanes;
+// Blocks scanned by a whole batch of queries before moving on, so that they
+// stay in the L2 cache while every query of the batch visits them.
+constexpr std::size_t kChunkBlocks = 8;  // 128 vectors, 64 KiB at 128-d
+
+struct AlignedFree {
+  void operator()(float* p) const { std::free(p); }
+};
+using AlignedFloats = std::unique_ptr<float[], AlignedFree>;
+
+AlignedFloats AllocateFloats(std::size_t n) {
+  const std::size_t bytes = (n * sizeof(float) + 63) / 64 * 64;
+  auto* p = static_cast<float*>(std::aligned_alloc(64, bytes));
+  if (p != nullptr) std::memset(p, 0, bytes);
+  return AlignedFloats(p);
+}
+
+// A run of blocks with the ids of their lanes. Segments are filled block by
+// block, past the counts of published snapshots; tail blocks are immutable.
+struct Blocks {
+  AlignedFloats data;
+  std::vector<std::uint64_t> ids;
+};
+
+struct SegmentView {
+  std::shared_ptr<Blocks> blocks;
+  std::size_t count = 0;                                   // vectors (a multiple of kLanes except for the tail)
+  std::shared_ptr<const std::vector<std::uint64_t>> dead;  // bit per slot; null: none removed
+};
+
+struct Snapshot {
+  std::vector<SegmentView> segments;
+  SegmentView tail;  // count < kLanes vectors, zero padded; blocks null when empty
+  std::size_t live = 0;
+  std::size_t dead = 0;
+};
+
+bool IsDead(const SegmentView& s, std::size_t slot) {
+  return s.dead != nullptr && (((*s.dead)[slot / 64] >> (slot % 64)) & 1U) != 0;
+}
+
+bool NeighborLess(const VectorNeighbor& a, const VectorNeighbor& b) {
+  return a.distance != b.distance ? a.distance < b.distance : a.id < b.id;
+}
+
+// What a search keeps for one query.
+struct QueryState {
+  const float* query = nullptr;
+  float bound = 0;                                     // squared distance a vector must not exceed
+  int k = -1;                                          // -1: range search
+  std::vector<std::pair<float, std::uint64_t>> found;  // (squared distance, id); a max-heap for knn
+
+  void Offer(float d2, std::uint64_t id) {
+    if (k < 0) {
+      found.emplace_back(d2, id);
+      return;
+    }
+    if (k == 0) return;
+    const std::pair<float, std::uint64_t> item(d2, id);
+    if (found.size() < static_cast<std::size_t>(k)) {
+      found.push_back(item);
+      std::push_heap(found.begin(), found.end());
+      if (found.size() == static_cast<std::size_t>(k)) bound = found.front().first;
+    } else if (item < found.front()) {
+      std::pop_heap(found.begin(), found.end());
+      found.back() = item;
+      std::push_heap(found.begin(), found.end());
+      bound = found.front().first;
+    }
+  }
+
+  void Finish(std::vector<VectorNeighbor>* out) const {
+    out->clear();
+    out->reserve(found.size());
+    for (const auto& [d2, id] : found) out->push_back({id, std::sqrt(d2)});
+    std::sort(out->begin(), out->end(), NeighborLess);
+  }
+};
+
+class FlatVectorIndex final : public VectorIndex {
+ public:
+  explicit FlatVectorIndex(int dimension)
+      : dim_(dimension), kernels_(BestVectorKernels()), snapshot_(std::make_shared<const Snapshot>()) {}
+
+  int dimension() const override { return dim_; }
+
+  Status Add(std::span<const std::uint64_t> ids, std::span<const float> vectors) override {
+    if (vectors.size() != ids.size() * static_cast<std::size_t>(dim_)) {
+      return InvalidArgument("VectorIndex::Add: vectors must hold ids.size() * dimension floats");
+    }
+    for (float v : vectors) {
+      if (!std::isfinite(v)) return InvalidArgument("VectorIndex::Add: a vector value is not finite");
+    }
+    std::lock_guard<std::mutex> lock(write_mu_);
+    std::unordered_set<std::uint64_t> seen;
+    seen.reserve(ids.size());
+    for (std::uint64_t id : ids) {
+      if (where_.contains(id) || !seen.insert(id).second) {
+        return InvalidArgument("VectorIndex::Add: id " + std::to_string(id) + " is already stored or given twice");
+      }
+    }
+    auto next = std::make_shared<Snapshot>(*Load());
+    TAKEBACK_RETURN_IF_ERROR(AddLocked(ids, vectors, next.get()));
+    Publish(std::move(next));
+    return Status::Ok();
+  }
+
+  Result<std::size_t> Remove(std::span<const std::uint64_t> ids) override {
+    std::lock_guard<std::mutex> lock(write_mu_);
+    auto next = std::make_shared<Snapshot>(*Load());
+    std::size_t removed = 0;
+    std::unordered_map<std::size_t, std::shared_ptr<std::vector<std::uint64_t>>> copied;  // segment -> new bitmap
+    for (std::uint64_t id : ids) {
+      auto it = where_.find(id);
+      if (it == where_.end()) continue;
+      const Where w = it->second;
+      where_.erase(it);
+      SegmentView& s = w.segment == kTailSegment ? next->tail : next->segments[w.segment];
+      auto& bits = copied[w.segment];
+      if (bits == nullptr) {
+        bits = s.dead != nullptr ? std::make_shared<std::vector<std::uint64_t>>(*s.dead)
+                                 : std::make_shared<std::vector<std::uint64_t>>(kSegmentVectors / 64, 0);
+        s.dead = bits;
+      }
+      (*bits)[w.slot / 64] |= std::uint64_t{1} << (w.slot % 64);
+      ++removed;
+    }
+    next->live -= removed;
+    next->dead += removed;
+    if (next->dead > kCompactMinDead && next->dead > (next->live + next->dead) / 4) {
+      TAKEBACK_RETURN_IF_ERROR(CompactLocked(*next));
+    } else {
+      Publish(std::move(next));
+    }
+    return removed;
+  }
+
+  Status RangeSearch(std::span<const float> query, float radius, std::vector<VectorNeighbor>* out) const override {
+    if (query.size() != static_cast<std::size_t>(dim_)) {
+      return InvalidArgument("VectorIndex::RangeSearch: the query must hold dimension floats");
+    }
+    Result<VectorSearchResult> r = RangeSearchBatch(query, radius, 1);
+    if (!r.ok()) return r.status();
+    *out = std::move(r->neighbors);
+    return Status::Ok();
+  }
+
+  Result<VectorSearchResult> RangeSearchBatch(std::span<const float> queries, float radius,
+                                              int threads) const override {
+    if (!std::isfinite(radius) || radius < 0) {
+      return InvalidArgument("VectorIndex::RangeSearch: radius must be finite and >= 0");
+    }
+    return Search(queries, radius * radius, -1, threads);
+  }
+
+  Status Knn(std::span<const float> query, int k, std::vector<VectorNeighbor>* out) const override {
+    if (query.size() != static_cast<std::size_t>(dim_)) {
+      return InvalidArgument("VectorIndex::Knn: the query must hold dimension floats");
+    }
+    Result<VectorSearchResult> r = KnnBatch(query, k, 1);
+    if (!r.ok()) return r.status();
+    *out = std::move(r->neighbors);
+    return Status::Ok();
+  }
+
+  Result<VectorSearchResult> KnnBatch(std::span<const float> queries, int k, int threads) const override {
+    if (k < 0) return InvalidArgument("VectorIndex::Knn: k must be >= 0");
+    return Search(queries, std::numeric_limits<float>::infinity(), k, threads);
+  }
+
+  std::size_t size() const override { return Load()->live; }
+
+  Status Compact() override {
+    std::lock_guard<std::mutex> lock(write_mu_);
+    return CompactLocked(*Load());
+  }
+
+  std::string Describe() const override { return "Flat"; }
+
+ private:
+  static constexpr std::size_t kTailSegment = static_cast<std::size_t>(-1);
+  static constexpr std::size_t kCompactMinDead = 1024;
+  struct Where {
+    std::size_t segment;  // kTailSegment: the tail
+    std::size_t slot;
+  };
+
+  std::shared_ptr<const Snapshot> Load() const {
+    std::lock_guard<std::mutex> lock(snapshot_mu_);
+    return snapshot_;
+  }
+  // The old snapshot is released outside the lock.
+  void Publish(std::shared_ptr<const Snapshot> next) {
+    std::lock_guard<std::mutex> lock(snapshot_mu_);
+    snapshot_.swap(next);
+  }
+
+  // Requires write_mu_ and validated input. Appends to `next` (a copy of the
+  // published snapshot): the tail's live vectors, then the new ones, are
+  // written block by block into segments; what does not fill a block
+  // becomes the new tail. Blocks are written past the counts of published
+  // snapshots only, so no reader sees them until `next` is published.
+  Status AddLocked(std::span<const std::uint64_t> ids, std::span<const float> vectors, Snapshot* next) {
+    const auto dim = static_cast<std::size_t>(dim_);
+    std::vector<std::uint64_t> tail_ids;
+    std::vector<float> tail_values;  // row-major
+    if (next->tail.blocks != nullptr) {
+      for (std::size_t l = 0; l < next->tail.count; ++l) {
+        if (IsDead(next->tail, l)) continue;
+        tail_ids.push_back(next->tail.blocks->ids[l]);
+        for (std::size_t d = 0; d < dim; ++d) tail_values.push_back(next->tail.blocks->data[d * kLanes + l]);
+      }
+      next->dead -= next->tail.count - tail_ids.size();
+    }
+    const std::size_t n = tail_ids.size() + ids.size();
+    auto id_at = [&](std::size_t i) { return i < tail_ids.size() ? tail_ids[i] : ids[i - tail_ids.size()]; };
+    auto row_at = [&](std::size_t i) {
+      return i < tail_ids.size() ? tail_values.data() + i * dim : vectors.data() + (i - tail_ids.size()) * dim;
+    };
+    const std::size_t full = n / kLanes * kLanes;
+    for (std::size_t i = 0; i < full; i += kLanes) {
+      if (next->segments.empty() || next->segments.back().count == kSegmentVectors) {
+        SegmentView s;
+        s.blocks = std::make_shared<Blocks>();
+        s.blocks->data = AllocateFloats(kSegmentVectors * dim);
+        if (s.blocks->data == nullptr) return Status(ErrorCode::kInternal, "VectorIndex::Add: out of memory");
+        s.blocks->ids.resize(kSegmentVectors);
+        next->segments.push_back(std::move(s));
+      }
+      SegmentView& s = next->segments.back();
+      float* block = s.blocks->data.get() + s.count * dim;
+      for (std::size_t l = 0; l < kLanes; ++l) {
+        const float* row = row_at(i + l);
+        for (std::size_t d = 0; d < dim; ++d) block[d * kLanes + l] = row[d];
+        s.blocks->ids[s.count + l] = id_at(i + l);
+        where_[id_at(i + l)] = {next->segments.size() - 1, s.count + l};
+      }
+      s.count += kLanes;
+    }
+    SegmentView tail;
+    if (full < n) {
+      tail.blocks = std::make_shared<Blocks>();
+      tail.blocks->data = AllocateFloats(kLanes * dim);
+      if (tail.blocks->data == nullptr) return Status(ErrorCode::kInternal, "VectorIndex::Add: out of memory");
+      tail.blocks->ids.resize(kLanes);
+      for (std::size_t i = full; i < n; ++i) {
+        const std::size_t l = i - full;
+        const float* row = row_at(i);
+        for (std::size_t d = 0; d < dim; ++d) tail.blocks->data[d * kLanes + l] = row[d];
+        tail.blocks->ids[l] = id_at(i);
+        where_[id_at(i)] = {kTailSegment, l};
+      }
+      tail.count = n - full;
+    }
+    next->tail = std::move(tail);
+    next->live += ids.size();
+    return Status::Ok();
+  }
+
+  // Requires write_mu_. Publishes a snapshot holding the live vectors of
+  // `snap` in new segments; on failure the published snapshot is unchanged.
+  Status CompactLocked(const Snapshot& snap) {
+    const auto dim = static_cast<std::size_t>(dim_);
+    std::vector<std::uint64_t> ids;
+    std::vector<float> vectors;
+    ids.reserve(snap.live);
+    vectors.reserve(snap.live * dim);
+    auto collect = [&](const SegmentView& s) {
+      for (std::size_t slot = 0; slot < s.count; ++slot) {
+        if (IsDead(s, slot)) continue;
+        ids.push_back(s.blocks->ids[slot]);
+        const float* block = s.blocks->data.get() + slot / kLanes * kLanes * dim;
+        for (std::size_t d = 0; d < dim; ++d) vectors.push_back(block[d * kLanes + slot % kLanes]);
+      }
+    };
+    for (const SegmentView& s : snap.segments) collect(s);
+    if (snap.tail.blocks != nullptr) collect(snap.tail);
+    auto saved = std::move(where_);
+    where_.clear();
+    auto next = std::make_shared<Snapshot>();
+    Status st = AddLocked(ids, vectors, next.get());
+    if (!st.ok()) {
+      where_ = std::move(saved);
+      return st;
+    }
+    Publish(std::move(next));
+    return Status::Ok();
+  }
+
+  Result<VectorSearchResult> Search(std::span<const float> queries, float bound, int k, int threads) const {
+    const auto dim = static_cast<std::size_t>(dim_);
+    if (queries.size() % dim != 0) {
+      return InvalidArgument("VectorIndex: queries must hold a multiple of dimension floats");
+    }
+    for (float v : queries) {
+      if (!std::isfinite(v)) return InvalidArgument("VectorIndex: a query value is not finite");
+    }
+    const std::size_t nq = queries.size() / dim;
+    const std::shared_ptr<const Snapshot> snap = Load();
+    std::vector<QueryState> states(nq);
+    for (std::size_t q = 0; q < nq; ++q) {
+      states[q].query = queries.data() + q * dim;
+      states[q].bound = k == 0 ? -1.0F : bound;
+      states[q].k = k;
+    }
+    const std::size_t workers =
+        std::clamp<std::size_t>(static_cast<std::size_t>(std::max(threads, 1)), 1, std::max<std::size_t>(nq, 1));
+    if (workers <= 1) {
+      Scan(*snap, std::span<QueryState>(states));
+    } else {
+      std::vector<std::thread> pool;
+      const std::size_t per = (nq + workers - 1) / workers;
+      for (std::size_t w = 0; w < workers; ++w) {
+        const std::size_t begin = std::min(nq, w * per);
+        const std::size_t end = std::min(nq, begin + per);
+        if (begin == end) break;
+        pool.emplace_back([&, begin, end] { Scan(*snap, std::span<QueryState>(states).subspan(begin, end - begin)); });
+      }
+      for (auto& t : pool) t.join();
+    }
+    VectorSearchResult result;
+    result.lims.reserve(nq + 1);
+    result.lims.push_back(0);
+    std::vector<VectorNeighbor> one;
+    for (const QueryState& s : states) {
+      s.Finish(&one);
+      result.neighbors.insert(result.neighbors.end(), one.begin(), one.end());
+      result.lims.push_back(result.neighbors.size());
+    }
+    return result;
+  }
+
+  // Runs `states` over every block of `snap`: chunk by chunk, every group of
+  // up to kMaxKernelQueries queries over the chunk.
+  void Scan(const Snapshot& snap, std::span<QueryState> states) const {
+    const std::size_t dim = static_cast<std::size_t>(dim_);
+    float out[kMaxKernelQueries * kLanes];
+    const float* qptr[kMaxKernelQueries];
+    float bounds[kMaxKernelQueries];
+    auto scan_blocks = [&](const SegmentView& s, std::size_t first, std::size_t count) {
+      for (std::size_t g = 0; g < states.size(); g += kMaxKernelQueries) {
+        const int n = static_cast<int>(std::min<std::size_t>(kMaxKernelQueries, states.size() - g));
+        for (int j = 0; j < n; ++j) qptr[j] = states[g + static_cast<std::size_t>(j)].query;
+        for (std::size_t b = first; b < first + count; ++b) {
+          for (int j = 0; j < n; ++j) bounds[j] = states[g + static_cast<std::size_t>(j)].bound;
+          if (!kernels_.block(s.blocks->data.get() + b * kLanes * dim, dim_, qptr, n, bounds, out)) continue;
+          for (int j = 0; j < n; ++j) {
+            QueryState& st = states[g + static_cast<std::size_t>(j)];
+            for (std::size_t l = 0; l < kLanes; ++l) {
+              const std::size_t slot = b * kLanes + l;
+              const float d2 = out[static_cast<std::size_t>(j) * kLanes + l];
+              if (d2 <= st.bound && slot < s.count && !IsDead(s, slot)) st.Offer(d2, s.blocks->ids[slot]);
+            }
+          }
+        }
+      }
+    };
+    for (const SegmentView& s : snap.segments) {
+      const std::size_t blocks = s.count / kLanes;
+      for (std::size_t b = 0; b < blocks; b += kChunkBlocks) scan_blocks(s, b, std::min(kChunkBlocks, blocks - b));
+    }
+    if (snap.tail.blocks != nullptr) scan_blocks(snap.tail, 0, 1);
+  }
+
+  const int dim_;
+  const VectorKernels& kernels_;
+  std::mutex write_mu_;                             // serialises writers; readers never take it
+  std::unordered_map<std::uint64_t, Where> where_;  // guarded by write_mu_
+  // Guards only the pointer copy/swap, never a write's work, so a search
+  // never waits for an Add, Remove or compaction.
+  mutable std::mutex snapshot_mu_;
+  std::shared_ptr<const Snapshot> snapshot_;  // guarded by snapshot_mu_
+};
+
+}  // namespace
+
+std::unique_ptr<VectorIndex> MakeFlatVectorIndex(int dimension) { return std::make_unique<FlatVectorIndex>(dimension); }
+
+}  // namespace internal
+
+std::string_view VectorKernelName() { return internal::BestVectorKernels().name; }
+
+Result<std::unique_ptr<VectorIndex>> MakeVectorIndex(std::string_view description, int dimension) {
+  if (dimension < 1 || dimension > 4096) return InvalidArgument("MakeVectorIndex: dimension must be 1..4096");
+  if (description == "Flat") return internal::MakeFlatVectorIndex(dimension);
+  if (description == "FaissFlat") return internal::MakeFaissVectorIndex(dimension);
+  return InvalidArgument("MakeVectorIndex: unknown index \"" + std::string(description) +
+                         "\" (expected Flat or FaissFlat)");
+}
+
+}  // namespace takeback::index

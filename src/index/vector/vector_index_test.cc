@@ -1,0 +1,420 @@
+#include "index/vector/vector_index.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <limits>
+#include <map>
+#include <random>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "index/vector/vector_kernels.h"
+
+namespace takeback::index {
+namespace {
+
+constexpr int kDim = 128;
+// Float sums in another order than the brute force's double ones.
+constexpr double kTolerance = 2e-5;
+
+std::vector<std::string> Kinds() {
+  std::vector<std::string> kinds = {"Flat"};
+  if (HaveFaiss()) kinds.emplace_back("FaissFlat");
+  return kinds;
+}
+
+// Face-descriptor-like data: a shared mean plus per-vector noise, so that
+// distances spread around 0.5-1.0 as real descriptors do.
+class Data {
+ public:
+  explicit Data(std::uint32_t seed) : rng_(seed) {
+    std::normal_distribution<float> g(0.0F, 0.12F);
+    for (float& m : mean_) m = g(rng_);
+  }
+  std::vector<float> Random(std::size_t n) {
+    std::normal_distribution<float> g(0.0F, 0.05F);
+    std::vector<float> v(n * kDim);
+    for (std::size_t i = 0; i < v.size(); ++i) v[i] = mean_[i % kDim] + g(rng_);
+    return v;
+  }
+  // A vector exactly `distance` from `center` (up to float rounding).
+  std::vector<float> AtDistance(std::span<const float> center, double distance) {
+    std::normal_distribution<double> g(0.0, 1.0);
+    std::vector<double> dir(kDim);
+    double norm = 0;
+    for (double& d : dir) {
+      d = g(rng_);
+      norm += d * d;
+    }
+    norm = std::sqrt(norm);
+    std::vector<float> v(kDim);
+    for (int i = 0; i < kDim; ++i) v[i] = static_cast<float>(static_cast<double>(center[i]) + distance * dir[i] / norm);
+    return v;
+  }
+  std::mt19937& rng() { return rng_; }
+
+ private:
+  std::mt19937 rng_;
+  std::array<float, kDim> mean_{};
+};
+
+double Exact(std::span<const float> a, std::span<const float> b) {
+  double s = 0;
+  for (int i = 0; i < kDim; ++i) {
+    const double t = static_cast<double>(a[i]) - static_cast<double>(b[i]);
+    s += t * t;
+  }
+  return std::sqrt(s);
+}
+
+// The model the index must agree with: id -> vector.
+using Model = std::map<std::uint64_t, std::vector<float>>;
+
+// Checks a range result against brute force: everything clearly inside is
+// there once, nothing clearly outside is, distances agree, order is right.
+void ExpectRange(const Model& model, std::span<const float> query, double radius,
+                 const std::vector<VectorNeighbor>& got) {
+  std::map<std::uint64_t, float> found;
+  for (const auto& n : got) EXPECT_TRUE(found.emplace(n.id, n.distance).second) << "id " << n.id << " twice";
+  for (const auto& [id, v] : model) {
+    const double d = Exact(query, v);
+    auto it = found.find(id);
+    if (d <= radius - kTolerance) {
+      ASSERT_NE(it, found.end()) << "missed id " << id << " at " << d << " <= " << radius;
+    }
+    if (d > radius + kTolerance) {
+      EXPECT_EQ(it, found.end()) << "id " << id << " at " << d << " > " << radius;
+    }
+    if (it != found.end()) {
+      EXPECT_NEAR(it->second, d, kTolerance) << "id " << id;
+    }
+  }
+  for (const auto& n : got) EXPECT_TRUE(model.contains(n.id)) << "id " << n.id << " not stored";
+  EXPECT_TRUE(std::is_sorted(got.begin(), got.end(), [](const VectorNeighbor& a, const VectorNeighbor& b) {
+    return a.distance != b.distance ? a.distance < b.distance : a.id < b.id;
+  }));
+}
+
+void ExpectKnn(const Model& model, std::span<const float> query, int k, const std::vector<VectorNeighbor>& got) {
+  std::vector<std::pair<double, std::uint64_t>> all;
+  for (const auto& [id, v] : model) all.emplace_back(Exact(query, v), id);
+  std::sort(all.begin(), all.end());
+  ASSERT_EQ(got.size(), std::min<std::size_t>(static_cast<std::size_t>(k), all.size()));
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    EXPECT_NEAR(got[i].distance, all[i].first, kTolerance) << "rank " << i;
+    // The same id unless two distances are too close to order in float.
+    const bool close_call = (i > 0 && all[i].first - all[i - 1].first < kTolerance) ||
+                            (i + 1 < all.size() && all[i + 1].first - all[i].first < kTolerance);
+    if (!close_call) {
+      EXPECT_EQ(got[i].id, all[i].second) << "rank " << i;
+    }
+    EXPECT_NEAR(Exact(query, model.at(got[i].id)), got[i].distance, kTolerance);
+  }
+}
+
+class VectorIndexTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  std::unique_ptr<VectorIndex> Make() {
+    auto r = MakeVectorIndex(GetParam(), kDim);
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return std::move(r).value();
+  }
+};
+
+TEST_P(VectorIndexTest, EmptyIndexFindsNothing) {
+  auto index = Make();
+  Data data(1);
+  const auto q = data.Random(1);
+  std::vector<VectorNeighbor> out = {{1, 1.0F}};
+  ASSERT_TRUE(index->RangeSearch(q, 10.0F, &out).ok());
+  EXPECT_TRUE(out.empty());
+  ASSERT_TRUE(index->Knn(q, 5, &out).ok());
+  EXPECT_TRUE(out.empty());
+  EXPECT_EQ(index->size(), 0U);
+}
+
+TEST_P(VectorIndexTest, PlantedNeighboursAtKnownDistances) {
+  auto index = Make();
+  Data data(2);
+  // 1,000 background vectors, then neighbours of one query planted at
+  // 0.05, 0.10, ... 0.60.
+  const auto background = data.Random(1000);
+  std::vector<std::uint64_t> ids(1000);
+  for (std::uint64_t i = 0; i < 1000; ++i) ids[i] = 1'000'000 + i * 7;
+  ASSERT_TRUE(index->Add(ids, background).ok());
+  Model model;
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    model[ids[i]].assign(background.begin() + static_cast<std::ptrdiff_t>(i * kDim),
+                         background.begin() + static_cast<std::ptrdiff_t>((i + 1) * kDim));
+  }
+  const auto query = data.Random(1);
+  for (int i = 1; i <= 12; ++i) {
+    const auto v = data.AtDistance(query, 0.05 * i);
+    const std::uint64_t id = static_cast<std::uint64_t>(i);
+    ASSERT_TRUE(index->Add(std::span(&id, 1), v).ok());
+    model[id] = v;
+  }
+  for (double radius : {0.0, 0.07, 0.26, 0.4, 0.55, 0.61, 0.9}) {
+    std::vector<VectorNeighbor> out;
+    ASSERT_TRUE(index->RangeSearch(query, static_cast<float>(radius), &out).ok());
+    ExpectRange(model, query, radius, out);
+  }
+  std::vector<VectorNeighbor> out;
+  ASSERT_TRUE(index->RangeSearch(query, 0.32F, &out).ok());
+  ASSERT_EQ(out.size(), 6U);  // 0.05 .. 0.30, the background lies farther away
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    EXPECT_EQ(out[i].id, i + 1);
+    EXPECT_NEAR(out[i].distance, 0.05 * static_cast<double>(i + 1), 1e-5);
+  }
+  ASSERT_TRUE(index->Knn(query, 3, &out).ok());
+  ASSERT_EQ(out.size(), 3U);
+  EXPECT_EQ(out[0].id, 1U);
+  EXPECT_EQ(out[2].id, 3U);
+  ExpectKnn(model, query, 20, [&] {
+    std::vector<VectorNeighbor> o;
+    EXPECT_TRUE(index->Knn(query, 20, &o).ok());
+    return o;
+  }());
+}
+
+TEST_P(VectorIndexTest, InterleavedAddsAndRemovesMatchBruteForce) {
+  auto index = Make();
+  Data data(3);
+  Model model;
+  std::uint64_t next_id = 0;
+  for (int round = 0; round < 12; ++round) {
+    // Adds of odd sizes, so that blocks and the tail fill unevenly.
+    const std::size_t n = 1 + static_cast<std::size_t>(data.rng()() % 700);
+    const auto v = data.Random(n);
+    std::vector<std::uint64_t> ids(n);
+    for (auto& id : ids) {
+      id = next_id;
+      next_id += 1 + data.rng()() % 3;
+    }
+    ASSERT_TRUE(index->Add(ids, v).ok());
+    for (std::size_t i = 0; i < n; ++i) {
+      model[ids[i]].assign(v.begin() + static_cast<std::ptrdiff_t>(i * kDim),
+                           v.begin() + static_cast<std::ptrdiff_t>((i + 1) * kDim));
+    }
+    // Remove a random share, plus ids never stored.
+    std::vector<std::uint64_t> gone;
+    for (const auto& [id, _] : model) {
+      if (data.rng()() % 4 == 0) gone.push_back(id);
+    }
+    gone.push_back(next_id + 1000);
+    auto removed = index->Remove(gone);
+    ASSERT_TRUE(removed.ok());
+    EXPECT_EQ(*removed, gone.size() - 1);
+    for (auto id : gone) model.erase(id);
+    ASSERT_EQ(index->size(), model.size());
+
+    // Queries near stored vectors and random ones, one by one and batched.
+    std::vector<float> queries;
+    for (int q = 0; q < 6; ++q) {
+      const auto pick = std::next(model.begin(), static_cast<std::ptrdiff_t>(data.rng()() % model.size()));
+      const auto near = data.AtDistance(pick->second, 0.3);
+      queries.insert(queries.end(), near.begin(), near.end());
+    }
+    const auto random = data.Random(3);
+    queries.insert(queries.end(), random.begin(), random.end());
+    const double radius = 0.45 + 0.05 * (round % 4);
+    auto batch = index->RangeSearchBatch(queries, static_cast<float>(radius), 1 + round % 2);
+    ASSERT_TRUE(batch.ok());
+    auto knn = index->KnnBatch(queries, 7, 1 + round % 2);
+    ASSERT_TRUE(knn.ok());
+    const std::size_t nq = queries.size() / kDim;
+    ASSERT_EQ(batch->lims.size(), nq + 1);
+    for (std::size_t q = 0; q < nq; ++q) {
+      const std::span<const float> query(queries.data() + q * kDim, kDim);
+      const std::vector<VectorNeighbor> got(batch->neighbors.begin() + static_cast<std::ptrdiff_t>(batch->lims[q]),
+                                            batch->neighbors.begin() + static_cast<std::ptrdiff_t>(batch->lims[q + 1]));
+      ExpectRange(model, query, radius, got);
+      std::vector<VectorNeighbor> single;
+      ASSERT_TRUE(index->RangeSearch(query, static_cast<float>(radius), &single).ok());
+      EXPECT_EQ(single.size(), got.size());
+      if (q < 6) {
+        EXPECT_FALSE(got.empty()) << "a vector planted 0.3 away was not found";
+      }
+      const std::vector<VectorNeighbor> nn(knn->neighbors.begin() + static_cast<std::ptrdiff_t>(knn->lims[q]),
+                                           knn->neighbors.begin() + static_cast<std::ptrdiff_t>(knn->lims[q + 1]));
+      ExpectKnn(model, query, 7, nn);
+    }
+  }
+  ASSERT_TRUE(index->Compact().ok());
+  EXPECT_EQ(index->size(), model.size());
+  const auto q = model.begin()->second;
+  std::vector<VectorNeighbor> out;
+  ASSERT_TRUE(index->Knn(q, 1, &out).ok());
+  ASSERT_EQ(out.size(), 1U);
+  EXPECT_EQ(out[0].id, model.begin()->first);
+  EXPECT_NEAR(out[0].distance, 0.0, 1e-3);
+}
+
+TEST_P(VectorIndexTest, RemovingMostTriggersCompactionAndKeepsTheRest) {
+  auto index = Make();
+  Data data(4);
+  const auto v = data.Random(5000);
+  std::vector<std::uint64_t> ids(5000);
+  for (std::uint64_t i = 0; i < 5000; ++i) ids[i] = i;
+  ASSERT_TRUE(index->Add(ids, v).ok());
+  std::vector<std::uint64_t> gone(ids.begin(), ids.begin() + 4000);
+  ASSERT_EQ(*index->Remove(gone), 4000U);
+  EXPECT_EQ(index->size(), 1000U);
+  Model model;
+  for (std::uint64_t i = 4000; i < 5000; ++i) {
+    model[i].assign(v.begin() + static_cast<std::ptrdiff_t>(i * kDim),
+                    v.begin() + static_cast<std::ptrdiff_t>((i + 1) * kDim));
+  }
+  const std::span<const float> q(v.data() + 4321 * kDim, kDim);
+  std::vector<VectorNeighbor> out;
+  ASSERT_TRUE(index->RangeSearch(q, 0.7F, &out).ok());
+  ExpectRange(model, q, 0.7, out);
+  const std::span<const float> removed(v.data() + 17 * kDim, kDim);
+  ASSERT_TRUE(index->Knn(removed, 1, &out).ok());
+  ASSERT_EQ(out.size(), 1U);
+  EXPECT_GE(out[0].id, 4000U);
+  // A removed id can be added again.
+  const std::uint64_t again = 17;
+  ASSERT_TRUE(index->Add(std::span(&again, 1), removed).ok());
+  ASSERT_TRUE(index->Knn(removed, 1, &out).ok());
+  EXPECT_EQ(out[0].id, 17U);
+}
+
+TEST_P(VectorIndexTest, BadInputIsRefusedAndChangesNothing) {
+  auto index = Make();
+  Data data(5);
+  const auto v = data.Random(3);
+  const std::vector<std::uint64_t> ids = {1, 2, 3};
+  ASSERT_TRUE(index->Add(ids, v).ok());
+  const std::vector<std::uint64_t> dup = {4, 2};
+  EXPECT_EQ(index->Add(dup, data.Random(2)).code(), ErrorCode::kInvalidArgument);
+  const std::vector<std::uint64_t> twice = {5, 5};
+  EXPECT_EQ(index->Add(twice, data.Random(2)).code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(index->Add(ids, data.Random(2)).code(), ErrorCode::kInvalidArgument);  // sizes differ
+  auto nan = data.Random(1);
+  nan[5] = std::numeric_limits<float>::quiet_NaN();
+  const std::uint64_t six = 6;
+  EXPECT_EQ(index->Add(std::span(&six, 1), nan).code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(index->size(), 3U);
+  std::vector<VectorNeighbor> out;
+  const auto q = data.Random(1);
+  EXPECT_EQ(index->RangeSearch(q, -1.0F, &out).code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(index->RangeSearch(q, std::numeric_limits<float>::infinity(), &out).code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(index->Knn(q, -1, &out).code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(index->Knn(std::span(q).first(10), 1, &out).code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(index->RangeSearch(nan, 1.0F, &out).code(), ErrorCode::kInvalidArgument);
+  EXPECT_FALSE(index->KnnBatch(std::span(q).first(100), 1).ok());
+  ASSERT_TRUE(index->Knn(q, 0, &out).ok());
+  EXPECT_TRUE(out.empty());
+  ASSERT_TRUE(index->Knn(q, 10, &out).ok());
+  EXPECT_EQ(out.size(), 3U);
+}
+
+TEST_P(VectorIndexTest, SearchesRunWhileAWriterAddsAndRemoves) {
+  auto index = Make();
+  Data data(6);
+  const auto fixed = data.Random(1);
+  const std::uint64_t fixed_id = 999'999;
+  ASSERT_TRUE(index->Add(std::span(&fixed_id, 1), fixed).ok());
+  const auto batch = data.Random(2000);
+  std::atomic<bool> stop{false};
+  std::atomic<int> searches{0};
+  std::vector<std::thread> readers;
+  for (int t = 0; t < 2; ++t) {
+    readers.emplace_back([&] {
+      std::vector<VectorNeighbor> out;
+      while (!stop.load()) {
+        ASSERT_TRUE(index->Knn(fixed, 1, &out).ok());
+        // The fixed vector is never removed: every snapshot holds it.
+        ASSERT_EQ(out.size(), 1U);
+        ASSERT_EQ(out[0].id, fixed_id);
+        ++searches;
+      }
+    });
+  }
+  for (int round = 0; round < 20; ++round) {
+    std::vector<std::uint64_t> ids(100);
+    for (std::uint64_t i = 0; i < 100; ++i) ids[i] = static_cast<std::uint64_t>(round) * 100 + i;
+    ASSERT_TRUE(
+        index->Add(ids, std::span(batch).subspan(static_cast<std::size_t>(round % 20) * 100 * kDim, 100 * kDim)).ok());
+    if (round % 3 == 2) {
+      ASSERT_TRUE(index->Remove(ids).ok());
+    }
+  }
+  while (searches.load() < 50) std::this_thread::yield();
+  stop = true;
+  for (auto& t : readers) t.join();
+}
+
+INSTANTIATE_TEST_SUITE_P(Kinds, VectorIndexTest, ::testing::ValuesIn(Kinds()),
+                         [](const ::testing::TestParamInfo<std::string>& p) { return p.param; });
+
+TEST(VectorIndexFactoryTest, DescriptionsAndDimensions) {
+  EXPECT_FALSE(MakeVectorIndex("HNSW", kDim).ok());
+  EXPECT_FALSE(MakeVectorIndex("Flat", 0).ok());
+  auto flat = MakeVectorIndex("Flat", 3);  // any dimension, not only multiples of 8
+  ASSERT_TRUE(flat.ok());
+  EXPECT_EQ((*flat)->Describe(), "Flat");
+  const std::vector<float> v = {0, 0, 0, 3, 4, 0, 1, 1, 1};
+  const std::vector<std::uint64_t> ids = {1, 2, 3};
+  ASSERT_TRUE((*flat)->Add(ids, v).ok());
+  std::vector<VectorNeighbor> out;
+  const std::vector<float> q = {0, 0, 0};
+  ASSERT_TRUE((*flat)->RangeSearch(q, 5.0F, &out).ok());
+  ASSERT_EQ(out.size(), 3U);
+  EXPECT_EQ(out[0], (VectorNeighbor{1, 0.0F}));
+  EXPECT_NEAR(out[1].distance, std::sqrt(3.0), 1e-6);
+  EXPECT_EQ(out[2], (VectorNeighbor{2, 5.0F}));
+  ASSERT_TRUE((*flat)->RangeSearch(q, 4.99F, &out).ok());
+  EXPECT_EQ(out.size(), 2U);
+  if (!HaveFaiss()) {
+    EXPECT_EQ(MakeVectorIndex("FaissFlat", kDim).status().code(), ErrorCode::kUnsupported);
+  }
+}
+
+TEST(VectorKernelsTest, BestAndPortableAgreeAndExitEarlyOnlyWhenEverythingIsFar) {
+  Data data(7);
+  const auto& best = internal::BestVectorKernels();
+  const auto& portable = internal::PortableVectorKernels();
+  EXPECT_EQ(best.name, VectorKernelName());
+  for (int dim : {1, 7, 33, 128}) {
+    std::vector<float> block(static_cast<std::size_t>(dim) * internal::kBlockLanes);
+    std::normal_distribution<float> g(0.0F, 0.1F);
+    for (float& x : block) x = g(data.rng());
+    std::vector<std::vector<float>> queries(4, std::vector<float>(static_cast<std::size_t>(dim)));
+    for (auto& q : queries) {
+      for (float& x : q) x = g(data.rng());
+    }
+    const float* qp[4] = {queries[0].data(), queries[1].data(), queries[2].data(), queries[3].data()};
+    for (int nq = 1; nq <= 4; ++nq) {
+      const float inf[4] = {INFINITY, INFINITY, INFINITY, INFINITY};
+      float a[64];
+      float b[64];
+      ASSERT_TRUE(best.block(block.data(), dim, qp, nq, inf, a));
+      ASSERT_TRUE(portable.block(block.data(), dim, qp, nq, inf, b));
+      for (int q = 0; q < nq; ++q) {
+        for (int l = 0; l < internal::kBlockLanes; ++l) {
+          double exact = 0;
+          for (int d = 0; d < dim; ++d) {
+            const double t = static_cast<double>(block[static_cast<std::size_t>(d * internal::kBlockLanes + l)]) -
+                             static_cast<double>(queries[static_cast<std::size_t>(q)][static_cast<std::size_t>(d)]);
+            exact += t * t;
+          }
+          EXPECT_NEAR(a[q * 16 + l], exact, 1e-5 * (1 + exact));
+          EXPECT_NEAR(b[q * 16 + l], exact, 1e-5 * (1 + exact));
+        }
+      }
+      // A bound under every distance: no lane qualifies, the call says so.
+      float min_d = INFINITY;
+      for (int i = 0; i < nq * 16; ++i) min_d = std::min(min_d, a[i]);
+      const float below[4] = {min_d * 0.5F, min_d * 0.5F, min_d * 0.5F, min_d * 0.5F};
+      EXPECT_FALSE(best.block(block.data(), dim, qp, nq, below, a));
+      EXPECT_FALSE(portable.block(block.data(), dim, qp, nq, below, b));
+    }
+  }
+}
+
+}  // namespace
+}  // namespace takeback::index
