@@ -12,6 +12,7 @@ TAKEBACK_BUILD_PACKAGES=(
   libssl-dev libsodium-dev nlohmann-json3-dev libfaiss-dev
   libavformat-dev libavcodec-dev libswscale-dev libavutil-dev ffmpeg
   libdlib-dev libdlib-data libopenblas0-pthread libblas-dev liblapack-dev  # faces (issue 5)
+  libicu-dev  # Unicode normalisation for doxxing detection, src/text (issue 6)
 )
 
 # The README example: real photographs (BSD-3-Clause, The Go Authors) from the
