@@ -10,6 +10,7 @@ TAKEBACK_BUILD_PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libjpeg62-turbo-dev libturbojpeg0-dev libpng-dev libwebp-dev libgif-dev libheif-dev
   libssl-dev libsodium-dev nlohmann-json3-dev libfaiss-dev
+  libzip-dev zlib1g-dev unzip  # zip evidence bundles (issue 7); unzip for the standard-tool check
   libavformat-dev libavcodec-dev libswscale-dev libavutil-dev ffmpeg
   libdlib-dev libdlib-data libopenblas0-pthread libblas-dev liblapack-dev  # faces (issue 5)
   libicu-dev  # Unicode normalisation for doxxing detection, src/text (issue 6)

@@ -38,8 +38,10 @@ sealed (encrypted at rest, addressed by SHA-256, never modified).
 Sub-commands:
   add FILE... --source KIND   capture files; KIND says where they were seen:
                               chat, url, path, upload, ...
-  export --case CASE OUT      write a court bundle for CASE into directory OUT
-  verify BUNDLE               check a bundle offline; prints every check
+  export --case CASE OUT      write a court bundle for CASE into directory OUT,
+                              or into a zip archive when OUT ends in .zip
+  verify BUNDLE               check a bundle (directory or .zip) offline;
+                              prints every check
   log                         list the entries of the log
   head                        print the latest signed tree head (save it:
                               it is what 'consistency' checks against)
@@ -105,6 +107,8 @@ Examples:
   takeback evidence head > head-2026-11-25.txt
   takeback evidence export --case CASE-7 bundle-case-7
   takeback evidence verify bundle-case-7
+  takeback evidence export --case CASE-7 case-7.zip   # one file to hand over
+  takeback evidence verify case-7.zip
   takeback evidence consistency head-2026-11-25.txt
 )";
 
@@ -229,7 +233,7 @@ int RunAdd(const ParsedArgs& parsed, const CommandIo& io) {
 int RunExport(const ParsedArgs& parsed, const CommandIo& io) {
   const std::optional<std::string> case_ref = parsed.Value("case");
   if (!case_ref || case_ref->empty()) return Usage(io, "export: --case CASE is required");
-  if (parsed.positionals.size() != 1) return Usage(io, "export: give exactly one output directory");
+  if (parsed.positionals.size() != 1) return Usage(io, "export: give exactly one output directory or .zip file");
   ev::ExportOptions options;
   options.case_ref = *case_ref;
   options.out_dir = parsed.positionals[0];
@@ -264,7 +268,7 @@ int RunExport(const ParsedArgs& parsed, const CommandIo& io) {
 }
 
 int RunVerify(const ParsedArgs& parsed, const CommandIo& io) {
-  if (parsed.positionals.size() != 1) return Usage(io, "verify: give exactly one bundle directory");
+  if (parsed.positionals.size() != 1) return Usage(io, "verify: give exactly one bundle (a directory or a .zip file)");
   ev::VerifyOptions options;
   options.expected_key_id = parsed.Value("key-id").value_or("");
   options.tsa_ca_file = parsed.Value("tsa-ca").value_or("");

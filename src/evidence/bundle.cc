@@ -1,6 +1,11 @@
 #include "evidence/bundle.h"
 
+#include <stdlib.h>
+
 #include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -10,6 +15,7 @@
 #include "common/hex.h"
 #include "evidence/io.h"
 #include "evidence/timestamp.h"
+#include "evidence/zip_archive.h"
 
 namespace takeback::evidence {
 namespace {
@@ -154,7 +160,9 @@ std::string Readme(const std::string& case_ref, const SignedTreeHead& sth, bool 
        " BUNDLE_DIR\n"
        "(--key-id pins the log key: compare it with the key id published or handed over\n"
        "separately by the organisation that runs the log.)\n"
-       "\nCheck with standard tools, from inside this directory:\n"
+       "(BUNDLE may also be the .zip file as received.)\n"
+       "\nCheck with standard tools, from inside this directory (for a .zip bundle, first\n"
+       "  unzip BUNDLE.zip -d bundle && cd bundle):\n"
        "1. The originals are unaltered:\n"
        "     sha256sum -c SHA256SUMS\n"
        "2. The tree head and the case list were signed by the log key (OpenSSL 3):\n"
@@ -183,9 +191,14 @@ Status WriteBundleFile(const fs::path& dir, const std::string& name, std::string
   return internal::WriteFileDurable((dir / name).string(), bytes, 0644, /*exclusive=*/true);
 }
 
-}  // namespace
+bool WantsZip(const std::string& path) {
+  if (path.size() < 4) return false;
+  std::string ext = path.substr(path.size() - 4);
+  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
+  return ext == ".zip";
+}
 
-Result<ExportSummary> ExportBundle(EvidenceStore& store, const ExportOptions& options) {
+Result<ExportSummary> ExportBundleDirectory(EvidenceStore& store, const ExportOptions& options) {
   if (options.case_ref.empty()) return InvalidArgument("no case given");
   if (!options.tsa_command.empty() && options.tsa_ca_file.empty()) {
     return InvalidArgument("a TSA command needs the TSA's CA certificate too");
@@ -285,6 +298,29 @@ Result<ExportSummary> ExportBundle(EvidenceStore& store, const ExportOptions& op
   TAKEBACK_RETURN_IF_ERROR(
       WriteBundleFile(out, "README.txt", Readme(options.case_ref, *sth, !options.tsa_command.empty())));
   TAKEBACK_RETURN_IF_ERROR(WriteBundleFile(out, "manifest.json", manifest.dump(2) + "\n"));
+  return summary;
+}
+
+}  // namespace
+
+Result<ExportSummary> ExportBundle(EvidenceStore& store, const ExportOptions& options) {
+  if (!WantsZip(options.out_dir)) return ExportBundleDirectory(store, options);
+  std::error_code ec;
+  if (fs::exists(options.out_dir, ec)) return InvalidArgument(options.out_dir + " already exists");
+  // The directory form first, in a private directory beside the zip (same
+  // file system), then the archive; the directory goes in every case.
+  const fs::path zip_path(options.out_dir);
+  const fs::path parent = zip_path.parent_path().empty() ? fs::path(".") : zip_path.parent_path();
+  std::string staging = (parent / ("." + zip_path.filename().string() + ".partial-XXXXXX")).string();
+  if (::mkdtemp(staging.data()) == nullptr) {
+    return internal::ErrnoError("cannot make a staging directory", staging, errno);
+  }
+  ExportOptions dir_options = options;
+  dir_options.out_dir = staging;
+  Result<ExportSummary> summary = ExportBundleDirectory(store, dir_options);
+  Status zipped = summary.ok() ? internal::ZipDirectory(staging, options.out_dir) : summary.status();
+  fs::remove_all(staging, ec);
+  if (!zipped.ok()) return zipped;
   return summary;
 }
 
@@ -594,9 +630,35 @@ class Verifier {
 
 }  // namespace
 
-BundleVerification VerifyBundle(const std::string& bundle_dir, const VerifyOptions& options) {
+BundleVerification VerifyBundle(const std::string& bundle_path, const VerifyOptions& options) {
   BundleVerification result;
-  Verifier(bundle_dir, options, result).Run();
+  std::error_code ec;
+  if (!fs::is_regular_file(bundle_path, ec)) {
+    Verifier(bundle_path, options, result).Run();
+    return result;
+  }
+  if (!internal::LooksLikeZip(bundle_path)) {
+    result.checks.push_back({false, bundle_path + " is neither a bundle directory nor a zip archive"});
+    return result;
+  }
+  // A zip: every entry is checked (names, kinds, sizes, CRCs) and extracted
+  // into a private temporary directory, which is verified and removed.
+  std::string tmp = (fs::temp_directory_path(ec) / "takeback-verify-XXXXXX").string();
+  if (::mkdtemp(tmp.data()) == nullptr) {
+    result.checks.push_back(
+        {false, "cannot make a temporary directory to extract the zip: " + std::string(std::strerror(errno))});
+    return result;
+  }
+  const std::string extracted = (fs::path(tmp) / "bundle").string();
+  Result<std::uint64_t> files = internal::ExtractZipSafely(bundle_path, extracted);
+  if (!files.ok()) {
+    result.checks.push_back({false, "zip archive: " + files.status().message()});
+  } else {
+    result.checks.push_back(
+        {true, "zip archive: " + std::to_string(*files) + " files extracted, every name, size and CRC checked"});
+    Verifier(extracted, options, result).Run();
+  }
+  fs::remove_all(tmp, ec);
   return result;
 }
 

@@ -1,5 +1,5 @@
 // Court bundles: everything about one case, exported from the evidence
-// store into a directory that can be checked offline by `takeback evidence
+// store into a directory or a zip archive that can be checked offline by `takeback evidence
 // verify` or with standard tools (sha256sum, openssl). Layout and checks:
 // docs/formats/evidence-log.md.
 #pragma once
@@ -15,7 +15,8 @@ namespace takeback::evidence {
 
 struct ExportOptions {
   std::string case_ref;     // entries whose case equals this
-  std::string out_dir;      // created; must not exist or be empty
+  std::string out_dir;      // created; must not exist or be empty. A name ending in ".zip" gives a zip archive
+                            // (which must not exist) holding the same files.
   std::string tsa_command;  // optional: RFC 3161 timestamp on the tree head (see RequestTimestamp)
   std::string tsa_ca_file;  // with tsa_command: the TSA's CA (PEM), checked now and copied into the bundle
 };
@@ -51,8 +52,10 @@ struct BundleVerification {
   bool ok() const;
 };
 
-// Checks a bundle offline. Never fails as a call: every problem is a
-// failed check naming what failed.
-BundleVerification VerifyBundle(const std::string& bundle_dir, const VerifyOptions& options);
+// Checks a bundle offline: a directory, or a zip archive, whose entries are
+// checked (safe names, plain files, sizes, CRCs, zip-bomb ratios) and
+// extracted into a private temporary directory first. Never fails as a
+// call: every problem is a failed check naming what failed.
+BundleVerification VerifyBundle(const std::string& bundle_path, const VerifyOptions& options);
 
 }  // namespace takeback::evidence

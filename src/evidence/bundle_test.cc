@@ -2,14 +2,17 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
+#include <zlib.h>
 
 #include "common/hex.h"
+#include "evidence/zip_archive.h"
 
 namespace takeback::evidence {
 namespace {
@@ -200,6 +203,163 @@ TEST_F(BundleTest, ForgedCaseIndexAndMissingFiles) {
   const fs::path e = Copy();
   EditManifest(e, [](json& m) { m["entries"][0]["file"] = "../../etc/passwd"; });
   ExpectFailure(e, "outside the bundle");
+}
+
+// A zip archive written by hand, so that tests can make archives no honest
+// tool would: names with "..", links, duplicates, bombs.
+struct ZipItem {
+  std::string name;
+  std::string data;
+  bool deflate = false;
+  std::uint32_t mode = 0100644;  // S_IFREG | 0644
+};
+
+void Put16(std::string& out, std::uint32_t v) {
+  out += static_cast<char>(v & 0xFFU);
+  out += static_cast<char>((v >> 8U) & 0xFFU);
+}
+void Put32(std::string& out, std::uint32_t v) {
+  Put16(out, v & 0xFFFFU);
+  Put16(out, v >> 16U);
+}
+
+std::string RawDeflate(const std::string& in) {
+  z_stream z{};
+  EXPECT_EQ(deflateInit2(&z, 9, Z_DEFLATED, -15, 9, Z_DEFAULT_STRATEGY), Z_OK);
+  std::string out(deflateBound(&z, in.size()), '\0');
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));  // NOLINT: zlib's API is not const-correct
+  z.avail_in = static_cast<uInt>(in.size());
+  z.next_out = reinterpret_cast<Bytef*>(out.data());
+  z.avail_out = static_cast<uInt>(out.size());
+  EXPECT_EQ(deflate(&z, Z_FINISH), Z_STREAM_END);
+  out.resize(z.total_out);
+  deflateEnd(&z);
+  return out;
+}
+
+std::string MakeZip(const std::vector<ZipItem>& items) {
+  std::string zip;
+  std::string central;
+  for (const ZipItem& item : items) {
+    const auto crc = static_cast<std::uint32_t>(
+        crc32(0, reinterpret_cast<const Bytef*>(item.data.data()), static_cast<uInt>(item.data.size())));
+    const std::string stored = item.deflate ? RawDeflate(item.data) : item.data;
+    const auto offset = static_cast<std::uint32_t>(zip.size());
+    const std::uint32_t method = item.deflate ? 8 : 0;
+    Put32(zip, 0x04034b50);
+    Put16(zip, 20);
+    Put16(zip, 0);
+    Put16(zip, method);
+    Put16(zip, 0);
+    Put16(zip, 0x21);
+    Put32(zip, crc);
+    Put32(zip, static_cast<std::uint32_t>(stored.size()));
+    Put32(zip, static_cast<std::uint32_t>(item.data.size()));
+    Put16(zip, static_cast<std::uint32_t>(item.name.size()));
+    Put16(zip, 0);
+    zip += item.name + stored;
+    Put32(central, 0x02014b50);
+    Put16(central, (3U << 8U) | 20U);
+    Put16(central, 20);
+    Put16(central, 0);
+    Put16(central, method);
+    Put16(central, 0);
+    Put16(central, 0x21);
+    Put32(central, crc);
+    Put32(central, static_cast<std::uint32_t>(stored.size()));
+    Put32(central, static_cast<std::uint32_t>(item.data.size()));
+    Put16(central, static_cast<std::uint32_t>(item.name.size()));
+    for (int i = 0; i < 4; ++i) Put16(central, 0);  // extra, comment, disk, internal attributes
+    Put32(central, item.mode << 16U);
+    Put32(central, offset);
+    central += item.name;
+  }
+  const auto cd_offset = static_cast<std::uint32_t>(zip.size());
+  zip += central;
+  Put32(zip, 0x06054b50);
+  Put16(zip, 0);
+  Put16(zip, 0);
+  Put16(zip, static_cast<std::uint32_t>(items.size()));
+  Put16(zip, static_cast<std::uint32_t>(items.size()));
+  Put32(zip, static_cast<std::uint32_t>(central.size()));
+  Put32(zip, cd_offset);
+  Put16(zip, 0);
+  return zip;
+}
+
+TEST_F(BundleTest, ZipBundleVerifiesAndCatchesAFlippedByte) {
+  ExportOptions eo;
+  eo.case_ref = "C1";
+  eo.out_dir = (dir_ / "case-1.zip").string();
+  const Result<ExportSummary> summary = ExportBundle(*store_, eo);
+  ASSERT_TRUE(summary.ok()) << summary.status().ToString();
+  EXPECT_EQ(summary->entries, 3U);
+  // Only the zip is left: no staging directory beside it.
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(dir_)) names.push_back(e.path().filename().string());
+  std::sort(names.begin(), names.end());
+  EXPECT_EQ(names, (std::vector<std::string>{"bundle", "case-1.zip", "ev"}));
+  const BundleVerification v = VerifyBundle(eo.out_dir, {});
+  EXPECT_TRUE(v.ok()) << Failures(v);
+  EXPECT_EQ(v.entries, 3U);
+  ASSERT_FALSE(v.checks.empty());
+  EXPECT_NE(v.checks.front().what.find("zip archive: 12 files extracted"), std::string::npos) << v.checks.front().what;
+  // Exporting over an existing zip is refused.
+  EXPECT_EQ(ExportBundle(*store_, eo).status().code(), ErrorCode::kInvalidArgument);
+
+  // One flipped byte in a stored original: the CRC check names the entry.
+  std::string zip = ReadAll(eo.out_dir);
+  const std::size_t at = zip.find("second");
+  ASSERT_NE(at, std::string::npos);
+  zip[at] ^= 0x01;
+  const fs::path flipped = dir_ / "flipped.zip";
+  std::ofstream(flipped, std::ios::binary) << zip;
+  ExpectFailure(flipped, "zip archive: zip entry 'originals/");
+  // Not a zip and not a directory.
+  const fs::path text = dir_ / "notes.txt";
+  std::ofstream(text) << "hello";
+  ExpectFailure(text, "neither a bundle directory nor a zip archive");
+}
+
+TEST_F(BundleTest, HostileZipsAreRefusedBeforeAnythingIsWritten) {
+  struct Case {
+    std::vector<ZipItem> items;
+    std::string needle;
+  };
+  const std::string big(std::size_t{4} << 20, '\0');
+  const std::vector<Case> cases = {
+      {{{"../escape.txt", "x"}}, "unsafe name"},
+      {{{"ok.txt", "a"}, {"sub/../../escape.txt", "x"}}, "unsafe name"},
+      {{{"/etc/cron.d/evil", "x"}}, "unsafe name"},
+      {{{"back\\slash", "x"}}, "unsafe name"},
+      {{{"a.txt", "1"}, {"a.txt", "2"}}, "appears twice"},
+      {{{"link", "/etc/passwd", false, 0120777}}, "not a plain file"},
+      {{{"bomb.bin", big, true}}, "zip bomb"},
+  };
+  for (std::size_t i = 0; i < cases.size(); ++i) {
+    const fs::path zip = dir_ / ("hostile" + std::to_string(i) + ".zip");
+    std::ofstream(zip, std::ios::binary) << MakeZip(cases[i].items);
+    const fs::path out = dir_ / ("out" + std::to_string(i));
+    const Result<std::uint64_t> r = internal::ExtractZipSafely(zip.string(), out.string());
+    ASSERT_FALSE(r.ok()) << i;
+    EXPECT_EQ(r.status().code(), ErrorCode::kCorrupt) << i;
+    EXPECT_NE(r.status().message().find(cases[i].needle), std::string::npos) << i << ": " << r.status().message();
+    EXPECT_FALSE(fs::exists(out)) << i;  // refused before anything was extracted
+    ExpectFailure(zip, cases[i].needle);
+  }
+  EXPECT_FALSE(fs::exists(dir_.parent_path() / "escape.txt"));
+  // A well-formed hand-made archive extracts, including deflated entries.
+  const fs::path good = dir_ / "good.zip";
+  std::ofstream(good, std::ios::binary) << MakeZip({{"a.txt", "alpha"}, {"d/b.txt", std::string(5000, 'b'), true}});
+  const Result<std::uint64_t> r = internal::ExtractZipSafely(good.string(), (dir_ / "good").string());
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(*r, 2U);
+  EXPECT_EQ(ReadAll(dir_ / "good/d/b.txt"), std::string(5000, 'b'));
+  // Truncated archives are refused.
+  const std::string bytes = ReadAll(good);
+  const fs::path cut = dir_ / "cut.zip";
+  std::ofstream(cut, std::ios::binary) << bytes.substr(0, bytes.size() - 30);
+  EXPECT_FALSE(internal::ExtractZipSafely(cut.string(), (dir_ / "cut").string()).ok());
 }
 
 }  // namespace

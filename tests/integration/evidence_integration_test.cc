@@ -180,6 +180,32 @@ TEST_F(EvidenceCliTest, AddExportVerify) {
   EXPECT_NE(report.find("2026-11-24T21:03:00Z"), std::string::npos);
 }
 
+TEST_F(EvidenceCliTest, ZipBundleExportsVerifiesAndUnzipsForStandardTools) {
+  AddCase("CASE-Z", {files_[0], files_[1]});
+  RunResult r = Run({"export", "--case", "CASE-Z", Tmp("case-z.zip")});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_TRUE(fs::is_regular_file(tmp_ / "case-z.zip"));
+  r = Run({"verify", Tmp("case-z.zip")});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("ok    zip archive: "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("VERIFIED: bundle for case 'CASE-Z', 2 entries"), std::string::npos) << r.out;
+  if (std::system("unzip -v >/dev/null 2>&1") != 0) {  // NOLINT(cert-env33-c)
+    GTEST_SKIP() << "the unzip tool is not installed (Debian package unzip)";
+  }
+  r = Shell("unzip -q case-z.zip -d unzipped && cd unzipped && sha256sum -c SHA256SUMS");
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(Lines(r.out).size(), 2U) << r.out;
+  // A zip whose original was altered fails, naming the archive entry.
+  std::string zip = ReadFile(tmp_ / "case-z.zip");
+  const std::size_t at = zip.find("not really a jpeg 1");
+  ASSERT_NE(at, std::string::npos);
+  zip[at] ^= 0x20;
+  WriteFile(tmp_ / "altered.zip", zip);
+  r = Run({"verify", Tmp("altered.zip")});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("verify: zip archive: zip entry 'originals/"), std::string::npos) << r.err;
+}
+
 TEST_F(EvidenceCliTest, StandardToolsVerifyTheBundle) {
   const fs::path bundle = MakeBundle();
   RunResult r = Shell("cd " + ShellQuote(bundle.string()) + " && sha256sum -c SHA256SUMS");
