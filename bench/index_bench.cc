@@ -5,7 +5,12 @@
 // the same workload through FAISS (Debian libfaiss-dev) when built with it.
 //
 // Usage: index_bench [--sizes 1000000,10000000] [--queries 20000] [--flat-queries 100]
-//                    [--faiss-queries 500] [--faiss-flat-queries 20] [--mih MIH] [--no-faiss]
+//                    [--faiss-queries 500] [--faiss-flat-queries 20] [--recall-planted Q]
+//                    [--mih MIH] [--no-faiss]
+// --recall-planted limits the recall check to Q planted queries (and as many
+// random ones); by default every planted query is checked.
+#include <time.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -82,17 +87,54 @@ PdqHash AtDistance(const PdqHash& h, int bits, std::mt19937_64& rng) {
   return out;
 }
 
-// Runs queries [0, count) split over `threads` threads; returns queries/s.
-double Throughput(std::size_t count, int threads, const std::function<void(std::size_t)>& query) {
+// CPU seconds of the whole process (user + system, every thread).
+double ProcessCpuSeconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
+
+double ThreadCpuSeconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
+
+// Queries/s of one run: by wall clock, and per CPU-second of the querying
+// threads (the fair figure on a shared machine: a thread that waits for a
+// core is not charged).
+struct Rate {
+  double wall = 0;
+  double cpu = 0;
+};
+
+// Runs queries [0, count) split over `threads` threads.
+Rate Throughput(std::size_t count, int threads, const std::function<void(std::size_t)>& query) {
   const auto start = Clock::now();
   std::vector<std::thread> pool;
+  std::vector<double> cpu(static_cast<std::size_t>(threads), 0.0);
   for (int t = 0; t < threads; ++t) {
     pool.emplace_back([&, t] {
+      const double cpu0 = ThreadCpuSeconds();
       for (std::size_t i = static_cast<std::size_t>(t); i < count; i += static_cast<std::size_t>(threads)) query(i);
+      cpu[static_cast<std::size_t>(t)] = ThreadCpuSeconds() - cpu0;
     });
   }
   for (auto& th : pool) th.join();
-  return static_cast<double>(count) / Seconds(start);
+  const double wall = Seconds(start);
+  double cpu_sum = 0;
+  for (double c : cpu) cpu_sum += c;
+  return {static_cast<double>(count) / wall, static_cast<double>(count) / cpu_sum};
+}
+
+// One index's figures: build, memory, and query rates by wall clock and per
+// CPU-second, with the load average when the queries finished.
+void PrintRow(const std::string& name, double build_s, double build_cpu, double resident, double hwm, Rate one,
+              Rate two) {
+  std::printf("%-24s build %6.2f s wall (%6.2f CPU-s)   resident +%7.1f MiB (VmHWM %7.1f MiB)   load %s\n",
+              name.c_str(), build_s, build_cpu, resident, hwm, LoadAverage().c_str());
+  std::printf("%-24s 1 thread %9.1f q/s wall %9.1f q/s per CPU-s   2 threads %9.1f q/s wall %9.1f q/s per CPU-s\n", "",
+              one.wall, one.cpu, two.wall, two.cpu);
 }
 
 std::vector<std::size_t> ParseSizes(const std::string& s) {
@@ -109,6 +151,7 @@ struct Args {
   std::size_t flat_queries = 100;
   std::size_t faiss_queries = 500;
   std::size_t faiss_flat_queries = 20;
+  std::size_t recall_planted = 1 << 30;  // every planted query
   bool faiss = true;
   std::string mih = "MIH";
 };
@@ -134,8 +177,9 @@ void RunOne(std::size_t n, const Args& args) {
     }
   }
   // Recall set: every planted query plus as many random ones.
-  std::vector<PdqHash> recall_set = planted;
-  for (std::size_t i = 0; i < planted.size(); ++i) recall_set.push_back(queries[i * 100 + 1]);
+  const std::size_t recall_planted = std::min(planted.size(), args.recall_planted);
+  std::vector<PdqHash> recall_set(planted.begin(), planted.begin() + static_cast<std::ptrdiff_t>(recall_planted));
+  for (std::size_t i = 0; i < recall_planted; ++i) recall_set.push_back(queries[i * 100 + 1]);
 
   std::vector<std::vector<Neighbor>> flat_truth(recall_set.size());
   for (const std::string& desc : {std::string("Flat"), args.mih}) {
@@ -148,12 +192,14 @@ void RunOne(std::size_t n, const Args& args) {
     }
     std::unique_ptr<BinaryIndex> index = std::move(made).value();
     const auto start = Clock::now();
+    const double cpu0 = ProcessCpuSeconds();
     if (auto s = index->Add(ids, hashes); !s.ok()) {
       std::printf("%s: add failed: %s\n", description, s.ToString().c_str());
       return;
     }
     if (auto s = index->Compact(); !s.ok()) std::printf("compact failed: %s\n", s.ToString().c_str());
     const double build_s = Seconds(start);
+    const double build_cpu = ProcessCpuSeconds() - cpu0;
     const auto [rss1, hwm1] = Memory();
     const bool is_flat = desc == "Flat";
     const std::size_t count = is_flat ? std::min(args.flat_queries, queries.size()) : queries.size();
@@ -163,16 +209,16 @@ void RunOne(std::size_t n, const Args& args) {
       if (!index->RangeSearch(queries[i], kRadius, &out).ok()) std::abort();
       if (!out.empty()) hits.fetch_add(1, std::memory_order_relaxed);
     };
-    const double qps1 = Throughput(count, 1, one);
-    const double qps2 = Throughput(count, 2, one);
-    std::printf(
-        "%-24s build %7.2f s   resident +%7.1f MiB (VmHWM %7.1f MiB)   1 thread %9.1f q/s   2 threads %9.1f q/s",
-        index->Describe().c_str(), build_s, rss1 - rss0, hwm1, qps1, qps2);
+    const Rate qps1 = Throughput(count, 1, one);
+    const Rate qps2 = Throughput(count, 2, one);
+    PrintRow(index->Describe(), build_s, build_cpu, rss1 - rss0, hwm1, qps1, qps2);
     if (is_flat) {
-      std::printf("   scan %.1f GB/s (1 thread), kernel %s", qps1 * static_cast<double>(n) * 32 / 1e9,
+      std::printf("%-24s scan %.1f GB/s wall, %.1f GB/s per CPU-s (1 thread), kernel %s", "",
+                  qps1.wall * static_cast<double>(n) * 32 / 1e9, qps1.cpu * static_cast<double>(n) * 32 / 1e9,
                   std::string(takeback::index::KernelName()).c_str());
     }
-    std::printf("   [%zu queries, %zu with matches]\n", count, hits.load() / 2);
+    std::printf("%s[%zu queries, %zu with matches]\n", is_flat ? "   " : std::string(25, ' ').c_str(), count,
+                hits.load() / 2);
 
     if (is_flat) {
       for (std::size_t i = 0; i < recall_set.size(); ++i) {
@@ -242,8 +288,10 @@ void RunOne(std::size_t n, const Args& args) {
     }
     omp_set_num_threads(2);
     auto start = Clock::now();
+    const double cpu0 = ProcessCpuSeconds();
     index->add(static_cast<faiss::IndexBinary::idx_t>(n), codes);
     const double build_s = Seconds(start);
+    const double build_cpu = ProcessCpuSeconds() - cpu0;
     const auto [rss1, hwm1] = Memory();
     const std::size_t count = std::min(kind == 0 ? args.faiss_queries : args.faiss_flat_queries, queries.size());
     auto one = [&](std::size_t i) {
@@ -251,8 +299,8 @@ void RunOne(std::size_t n, const Args& args) {
       index->range_search(1, reinterpret_cast<const std::uint8_t*>(queries[i].words.data()), kRadius + 1, &result);
     };
     omp_set_num_threads(1);
-    const double qps1 = Throughput(count, 1, one);
-    const double qps2 = Throughput(count, 2, one);
+    const Rate qps1 = Throughput(count, 1, one);
+    const Rate qps2 = Throughput(count, 2, one);
     // FAISS's radius is strict (distance < radius), hence kRadius + 1 above.
     std::size_t faiss_found = 0;
     std::size_t truth = 0;
@@ -263,10 +311,9 @@ void RunOne(std::size_t n, const Args& args) {
       truth += flat_truth[i].size();
       if (kind == 1 && i >= args.faiss_flat_queries) break;
     }
-    std::printf(
-        "%-24s build %7.2f s   resident +%7.1f MiB (VmHWM %7.1f MiB)   1 thread %9.1f q/s   2 threads %9.1f q/s"
-        "   [%zu queries; matches %zu vs Flat's %zu on the recall set%s]\n",
-        name.c_str(), build_s, rss1 - rss0, hwm1, qps1, qps2, count, faiss_found, truth, kind == 1 ? " prefix" : "");
+    PrintRow(name, build_s, build_cpu, rss1 - rss0, hwm1, qps1, qps2);
+    std::printf("   [%zu queries; matches %zu vs Flat's %zu on the recall set%s]\n", count, faiss_found, truth,
+                kind == 1 ? " prefix" : "");
   }
 #endif
 }
@@ -290,12 +337,14 @@ int main(int argc, char** argv) {
       args.faiss_flat_queries = std::strtoull(next().c_str(), nullptr, 10);
     } else if (a == "--mih") {
       args.mih = next();
+    } else if (a == "--recall-planted") {
+      args.recall_planted = std::strtoull(next().c_str(), nullptr, 10);
     } else if (a == "--no-faiss") {
       args.faiss = false;
     } else {
       std::fprintf(stderr,
                    "usage: index_bench [--sizes N,N] [--queries Q] [--flat-queries Q] [--faiss-queries Q] "
-                   "[--faiss-flat-queries Q] [--mih DESCRIPTION] [--no-faiss]\n");
+                   "[--faiss-flat-queries Q] [--recall-planted Q] [--mih DESCRIPTION] [--no-faiss]\n");
       return 2;
     }
   }

@@ -87,9 +87,13 @@ class BinaryIndex {
   // Stored hashes (adds minus removes).
   virtual std::size_t size() const = 0;
 
-  // Folds recent adds and removes into the bulk-built structure. Never needed
-  // for correctness; Add/Remove call it themselves when the recent part
-  // grows past a limit. Searches keep running on the old snapshot meanwhile.
+  // Folds recent adds and removes into the bulk-built structure and returns
+  // when that is done (waiting first for a background compaction already
+  // running). Never needed for correctness: when the recent part grows past a
+  // limit, Add/Remove start a compaction on a background thread and return.
+  // Neither kind of compaction blocks searches or other writers: they keep
+  // running on snapshots over the old structure, and the writes made
+  // meanwhile are replayed onto the new one before it is published.
   virtual Status Compact() = 0;
 
   // Writes the index to `path` (docs/formats/index.md), replacing the file
@@ -106,7 +110,7 @@ class BinaryIndex {
 //   "Flat"      exhaustive SIMD scan (runtime dispatch AVX-512 / AVX2 / portable)
 //   "MIH"       multi-index hashing; the number of chunks follows the size at
 //               each compaction
-//   "MIH<m>"    multi-index hashing with m chunks (8..32), e.g. "MIH16"
+//   "MIH<m>"    multi-index hashing with m chunks (11..64), e.g. "MIH16"
 // kInvalidArgument for anything else.
 Result<std::unique_ptr<BinaryIndex>> MakeBinaryIndex(std::string_view description);
 

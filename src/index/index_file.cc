@@ -21,18 +21,18 @@ namespace {
 using hash::PdqHash;
 
 constexpr std::array<char, 8> kMagic = {'T', 'B', 'K', 'I', 'N', 'D', 'E', 'X'};
-constexpr std::uint32_t kVersion = 1;
+constexpr std::uint32_t kVersion = 2;
 constexpr std::size_t kFixedHeader = 48;
 constexpr std::size_t kSectionEntry = 32;
 constexpr std::size_t kAlign = 4096;
 
-enum SectionType : std::uint32_t { kHashes = 1, kIds = 2, kOffsets = 3, kPositions = 4 };
+enum SectionType : std::uint32_t { kHashes = 1, kIds = 2, kLines = 3, kOverflow = 4 };
 enum FileKind : std::uint32_t { kFileFlat = 1, kFileMih = 2 };
 constexpr std::uint32_t kFlagAutoChunks = 1;
 
 struct Section {
   std::uint32_t type = 0;
-  std::uint32_t param = 0;  // chunk index for offsets/positions
+  std::uint32_t param = 0;  // lines: chunk | group bits << 16; overflow: chunk
   std::uint64_t offset = 0;
   std::uint64_t bytes = 0;
   std::uint64_t checksum = 0;
@@ -110,9 +110,10 @@ Status WriteIndexFile(const Base& base, Kind kind, int chunks_option, const std:
   sections.push_back({kIds, 0, 0, base.n * sizeof(std::uint64_t), 0, base.ids});
   for (std::size_t c = 0; c < base.tables.size(); ++c) {
     const ChunkTable& t = base.tables[c];
-    sections.push_back({kOffsets, static_cast<std::uint32_t>(c), 0,
-                        ((std::size_t{1} << t.bits) + 1) * sizeof(std::uint32_t), 0, t.offsets});
-    sections.push_back({kPositions, static_cast<std::uint32_t>(c), 0, base.n * sizeof(std::uint32_t), 0, t.positions});
+    sections.push_back({kLines, static_cast<std::uint32_t>(c | (t.group_bits << 16)), 0,
+                        (std::size_t{1} << (t.bits - t.group_bits)) * kLineWords * sizeof(std::uint32_t), 0, t.lines});
+    sections.push_back(
+        {kOverflow, static_cast<std::uint32_t>(c), 0, t.overflow_words * sizeof(std::uint32_t), 0, t.overflow});
   }
   const std::size_t header_bytes = kFixedHeader + kSectionEntry * sections.size() + 8;
   std::size_t offset = AlignUp(header_bytes);
@@ -166,6 +167,48 @@ Status WriteIndexFile(const Base& base, Kind kind, int chunks_option, const std:
 
 namespace {
 
+// Whether every line of `t` is well formed, every record lies inside the
+// overflow section, every position is < n and the table holds n positions.
+bool TableConsistent(const ChunkTable& t, std::uint64_t n) {
+  const std::uint32_t group = 1U << t.group_bits;
+  const std::size_t lines = std::size_t{1} << (t.bits - t.group_bits);
+  std::uint64_t total = 0;
+  for (std::size_t l = 0; l < lines; ++l) {
+    const std::uint32_t* line = t.lines + l * kLineWords;
+    const std::uint64_t header = line[0] | (std::uint64_t{line[1]} << 32);
+    auto field = [header](std::uint32_t k) { return static_cast<std::uint32_t>(header >> (4 * k)) & 15; };
+    const std::uint32_t last = field(group - 1);
+    const std::uint32_t* positions = nullptr;
+    std::uint32_t count = 0;
+    if (last != kOverflowMark) {
+      std::uint32_t previous = 0;
+      for (std::uint32_t k = 0; k < 16; ++k) {
+        const std::uint32_t e = field(k);
+        if (k < group ? (e < previous || e > kLineCapacity) : e != 0) return false;
+        if (k < group) previous = e;
+      }
+      positions = line + kLineHeaderWords;
+      count = last;
+    } else {
+      if ((header & ~(std::uint64_t{15} << (4 * (group - 1)))) != 0) return false;
+      const std::uint64_t at = line[kLineHeaderWords];
+      if (at > t.overflow_words || t.overflow_words - at < group) return false;
+      const std::uint32_t* record = t.overflow + at;
+      for (std::uint32_t k = 1; k < group; ++k) {
+        if (record[k] < record[k - 1]) return false;
+      }
+      count = record[group - 1];
+      if (count > t.overflow_words - at - group) return false;
+      positions = record + group;
+    }
+    for (std::uint32_t k = 0; k < count; ++k) {
+      if (positions[k] >= n) return false;
+    }
+    total += count;
+  }
+  return total == n;
+}
+
 Result<std::unique_ptr<BinaryIndex>> LoadMapped(const unsigned char* data, std::size_t size,
                                                 std::shared_ptr<Region> region, const std::string& path) {
   auto corrupt = [&path](const std::string& what) { return Corrupt("index file " + path + ": " + what); };
@@ -175,8 +218,12 @@ Result<std::unique_ptr<BinaryIndex>> LoadMapped(const unsigned char* data, std::
   if (std::memcmp(data, kMagic.data(), kMagic.size()) != 0) return corrupt("bad magic (not a Takeback index file)");
   const std::uint32_t version = Get32(data + 8);
   if (version != kVersion) {
-    return corrupt("unsupported format version " + std::to_string(version) + " (this build reads " +
-                   std::to_string(kVersion) + ")");
+    const std::string reads = " (this build reads version " + std::to_string(kVersion) + ")";
+    if (version < kVersion) {
+      return corrupt("unsupported format version " + std::to_string(version) +
+                     ", written by an older Takeback: build the index again from its hashes" + reads);
+    }
+    return corrupt("unsupported format version " + std::to_string(version) + ", written by a newer Takeback" + reads);
   }
   const std::uint32_t header_bytes = Get32(data + 12);
   const std::uint64_t n = Get64(data + 16);
@@ -212,10 +259,13 @@ Result<std::unique_ptr<BinaryIndex>> LoadMapped(const unsigned char* data, std::
     const std::uint64_t bytes = Get64(e + 16);
     const std::uint64_t checksum = Get64(e + 24);
     const std::string name = "section " + std::to_string(i);
-    // Sections come in a fixed order: hashes, ids, then offsets/positions per chunk.
-    const std::uint32_t want_type = i == 0 ? kHashes : i == 1 ? kIds : (i % 2 == 0 ? kOffsets : kPositions);
-    const std::uint32_t want_param = i < 2 ? 0 : (i - 2) / 2;
-    if (type != want_type || param != want_param) return corrupt(name + " has an unexpected type");
+    // Sections come in a fixed order: hashes, ids, then lines/overflow per chunk.
+    const std::uint32_t want_type = i == 0 ? kHashes : i == 1 ? kIds : (i % 2 == 0 ? kLines : kOverflow);
+    const std::uint32_t want_chunk = i < 2 ? 0 : (i - 2) / 2;
+    const std::uint32_t group_bits = type == kLines ? param >> 16 : 0;
+    if (type != want_type || (param & 0xffff) != want_chunk || (type != kLines && param > 0xffff)) {
+      return corrupt(name + " has an unexpected type");
+    }
     std::uint64_t want_bytes = 0;
     switch (type) {
       case kHashes:
@@ -224,11 +274,22 @@ Result<std::unique_ptr<BinaryIndex>> LoadMapped(const unsigned char* data, std::
       case kIds:
         want_bytes = n * sizeof(std::uint64_t);
         break;
-      case kOffsets:
-        want_bytes = ((std::uint64_t{1} << base->tables[param].bits) + 1) * sizeof(std::uint32_t);
+      case kLines: {
+        ChunkTable& table = base->tables[want_chunk];
+        if (group_bits > static_cast<std::uint32_t>(std::min(kMaxGroupBits, table.bits))) {
+          return corrupt(name + " has bad group bits " + std::to_string(group_bits));
+        }
+        table.group_bits = static_cast<int>(group_bits);
+        want_bytes = (std::uint64_t{1} << (table.bits - table.group_bits)) * kLineWords * sizeof(std::uint32_t);
         break;
+      }
       default:
-        want_bytes = n * sizeof(std::uint32_t);
+        // Any whole number of words below 2^32; the structure check below
+        // verifies every record in it.
+        if (bytes % sizeof(std::uint32_t) != 0 || bytes / sizeof(std::uint32_t) > 0xffffffffULL) {
+          return corrupt(name + " has the wrong size");
+        }
+        want_bytes = bytes;
         break;
     }
     if (bytes != want_bytes) return corrupt(name + " has the wrong size");
@@ -244,11 +305,12 @@ Result<std::unique_ptr<BinaryIndex>> LoadMapped(const unsigned char* data, std::
       case kIds:
         base->ids = reinterpret_cast<const std::uint64_t*>(p);
         break;
-      case kOffsets:
-        base->tables[param].offsets = reinterpret_cast<const std::uint32_t*>(p);
+      case kLines:
+        base->tables[want_chunk].lines = reinterpret_cast<const std::uint32_t*>(p);
         break;
       default:
-        base->tables[param].positions = reinterpret_cast<const std::uint32_t*>(p);
+        base->tables[want_chunk].overflow = reinterpret_cast<const std::uint32_t*>(p);
+        base->tables[want_chunk].overflow_words = static_cast<std::size_t>(bytes / sizeof(std::uint32_t));
         break;
     }
   }
@@ -258,15 +320,7 @@ Result<std::unique_ptr<BinaryIndex>> LoadMapped(const unsigned char* data, std::
     if (base->ids[i - 1] >= base->ids[i]) return corrupt("ids are not strictly ascending");
   }
   for (std::size_t c = 0; c < base->tables.size(); ++c) {
-    const ChunkTable& t = base->tables[c];
-    const std::size_t buckets = std::size_t{1} << t.bits;
-    if (t.offsets[0] != 0 || t.offsets[buckets] != n) return corrupt("chunk " + std::to_string(c) + " bad offsets");
-    for (std::size_t b = 0; b < buckets; ++b) {
-      if (t.offsets[b] > t.offsets[b + 1]) return corrupt("chunk " + std::to_string(c) + " bad offsets");
-    }
-    for (std::uint64_t i = 0; i < n; ++i) {
-      if (t.positions[i] >= n) return corrupt("chunk " + std::to_string(c) + " position out of range");
-    }
+    if (!TableConsistent(base->tables[c], n)) return corrupt("chunk " + std::to_string(c) + " table is inconsistent");
   }
   PlanProbes(base.get());
   base->regions.push_back(std::move(region));

@@ -2,10 +2,13 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <mutex>
 #include <random>
 #include <string>
 #include <thread>
@@ -16,6 +19,7 @@
 #include "index/binary_index.h"
 #include "index/checksum.h"
 #include "index/hamming.h"
+#include "index/snapshot_index.h"
 
 namespace takeback::index {
 namespace {
@@ -332,7 +336,14 @@ TEST_P(EveryIndex, SaveLoadRoundTripAndCorruption) {
     return c;
   };
   expect_corrupt(flipped(0), "magic", "flipped magic");
-  expect_corrupt(flipped(8), "version", "flipped version");
+  expect_corrupt(flipped(8), "newer", "flipped version");
+  {
+    // A version 1 file (before bucket lines) is refused, naming the cause.
+    std::vector<char> v1 = bytes;
+    v1[8] = 1;
+    v1[9] = v1[10] = v1[11] = 0;
+    expect_corrupt(v1, "format version 1, written by an older Takeback", "version 1");
+  }
   expect_corrupt(flipped(17), "checksum", "flipped count");
   expect_corrupt(flipped(4096 + 5), "checksum", "flipped hash byte");
   for (std::size_t at : {bytes.size() / 3, bytes.size() / 2, bytes.size() - 1 - 4096}) {
@@ -361,6 +372,154 @@ INSTANTIATE_TEST_SUITE_P(Index, EveryIndex, ::testing::ValuesIn(kDescriptions), 
       name.begin(), name.end(), [](char c) { return !std::isalnum(static_cast<unsigned char>(c)); }, '_');
   return name;
 });
+
+// Many hashes sharing chunk values overflow their 64-byte bucket lines into
+// overflow records (docs/formats/index.md); results must not change.
+TEST_P(EveryIndex, EqualAndNearEqualHashesOverflowBucketLines) {
+  std::mt19937_64 rng(17);
+  auto index = Make(GetParam());
+  BruteForce ref;
+  const PdqHash centre = RandomHash(rng);
+  std::vector<std::uint64_t> ids;
+  std::vector<PdqHash> hashes;
+  for (std::uint64_t i = 0; i < 300; ++i) {  // 300 copies of one hash, then 300 within 1..3 bits
+    ids.push_back(i * 13 + 5);
+    hashes.push_back(i < 300 / 2 ? centre : AtDistance(centre, 1 + static_cast<int>(i % 3), rng));
+  }
+  for (std::uint64_t i = 0; i < 1000; ++i) {
+    ids.push_back(100000 + i);
+    hashes.push_back(RandomHash(rng));
+  }
+  ASSERT_TRUE(index->Add(ids, hashes).ok());
+  for (std::size_t i = 0; i < ids.size(); ++i) ref.Add(ids[i], hashes[i]);
+  ASSERT_TRUE(index->Compact().ok());
+  ExpectSame(*index, ref, {centre, AtDistance(centre, 2, rng), hashes[400]}, "overflowing lines");
+  const std::string path = ::testing::TempDir() + "index_overflow_" + std::to_string(::getpid()) + ".tbk";
+  ASSERT_TRUE(index->Save(path).ok());
+  auto loaded = LoadBinaryIndex(path);
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  ExpectSame(**loaded, ref, {centre, AtDistance(centre, 5, rng)}, "overflowing lines, loaded");
+  loaded = Status(ErrorCode::kInternal, "released");
+  std::filesystem::remove(path);
+}
+
+// Writes made while a compaction rebuilds the base in the background neither
+// wait for it nor get lost: the compaction is held after building its new
+// base (before it replays the writes made meanwhile) while this thread adds,
+// removes, re-adds with a new hash, and searches.
+TEST(BackgroundCompaction, WritesDuringRebuildAreVisibleAndReplayed) {
+  for (const internal::Kind kind : {internal::Kind::kMih, internal::Kind::kFlat}) {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool built = false;
+    bool release = false;
+    int hook_calls = 0;
+    internal::Options options;
+    options.kind = kind;
+    options.max_recent = 1000;
+    options.after_build_hook = [&] {
+      std::unique_lock<std::mutex> lock(mu);
+      if (++hook_calls > 1) return;  // only the first compaction is held
+      built = true;
+      cv.notify_all();
+      cv.wait(lock, [&] { return release; });
+    };
+    internal::SnapshotIndex index(options);
+    std::mt19937_64 rng(99);
+    BruteForce ref;
+    Data data = MakeData(3000, 8, rng, 1);
+    // More than max_recent at once: starts a background compaction.
+    ASSERT_TRUE(index.Add(data.ids, data.hashes).ok());
+    for (std::size_t i = 0; i < data.ids.size(); ++i) ref.Add(data.ids[i], data.hashes[i]);
+    {
+      std::unique_lock<std::mutex> lock(mu);
+      ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(60), [&] { return built; }));
+    }
+    ASSERT_TRUE(index.Compacting());
+    // Writes while the rebuild waits: each returns and is visible at once.
+    std::uint64_t next_id = 5000000;
+    for (int round = 0; round < 20; ++round) {
+      Data more = MakeData(5, 1, rng, next_id);  // 5 random + 64 planted around a new centre
+      next_id += 1000;
+      ASSERT_TRUE(index.Add(more.ids, more.hashes).ok());
+      for (std::size_t i = 0; i < more.ids.size(); ++i) ref.Add(more.ids[i], more.hashes[i]);
+      // Remove a few ids that the rebuild's snapshot holds, and one just added.
+      std::vector<std::uint64_t> remove = {data.ids[static_cast<std::size_t>(round) * 7], more.ids[3]};
+      auto removed = index.Remove(remove);
+      ASSERT_TRUE(removed.ok());
+      EXPECT_EQ(*removed, 2U);
+      for (std::uint64_t id : remove) ref.Remove(id);
+      // Re-add a removed id with a different hash.
+      if (round % 2 == 0) {
+        const PdqHash moved = AtDistance(data.centres[static_cast<std::size_t>(round) % 8], round, rng);
+        ASSERT_TRUE(index.Add(std::span(&remove[0], 1), std::span(&moved, 1)).ok());
+        ref.Add(remove[0], moved);
+      }
+      ExpectSame(index, ref, {more.centres[0], data.centres[static_cast<std::size_t>(round) % 8]},
+                 "during rebuild, round " + std::to_string(round));
+    }
+    EXPECT_TRUE(index.Compacting()) << "the writes above must have run during the rebuild";
+    EXPECT_EQ(index.CompactionsDone(), 0U);
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      release = true;
+    }
+    cv.notify_all();
+    // Compact() waits for the background compaction, then folds the rest.
+    ASSERT_TRUE(index.Compact().ok());
+    EXPECT_FALSE(index.Compacting());
+    EXPECT_GE(index.CompactionsDone(), 1U);
+    EXPECT_TRUE(index.LastBackgroundStatus().ok());
+    std::vector<PdqHash> queries = data.centres;
+    queries.push_back(RandomHash(rng));
+    ExpectSame(index, ref, queries, "after the rebuild");
+  }
+}
+
+// A writer keeps writing while background compactions come and go; readers
+// search meanwhile (run under ThreadSanitizer in build-index-tsan).
+TEST(BackgroundCompaction, ContinuousWritesAcrossManyCompactions) {
+  auto index = Make("MIH,recent=200");
+  auto* snapshot_index = dynamic_cast<internal::SnapshotIndex*>(index.get());
+  ASSERT_NE(snapshot_index, nullptr);
+  std::mt19937_64 rng(5);
+  BruteForce ref;
+  Data data = MakeData(2000, 4, rng, 1);
+  ASSERT_TRUE(index->Add(data.ids, data.hashes).ok());
+  for (std::size_t i = 0; i < data.ids.size(); ++i) ref.Add(data.ids[i], data.hashes[i]);
+  std::atomic<bool> stop{false};
+  std::atomic<int> failures{0};
+  std::thread reader([&] {
+    std::vector<Neighbor> out;
+    while (!stop.load()) {
+      // The planted neighbours of centre 0 (ids never removed below) are always there.
+      if (!index->RangeSearch(data.centres[0], 10, &out).ok() || out.size() < 11) ++failures;
+    }
+  });
+  std::uint64_t next_id = 1 << 30;
+  std::vector<std::uint64_t> churn;
+  for (int i = 0; i < 3000; ++i) {
+    const std::uint64_t id = next_id++;
+    const PdqHash h = RandomHash(rng);
+    ASSERT_TRUE(index->Add(std::span(&id, 1), std::span(&h, 1)).ok());
+    ref.Add(id, h);
+    churn.push_back(id);
+    if (i % 3 == 2) {
+      const std::uint64_t gone = churn[static_cast<std::size_t>(rng() % churn.size())];
+      auto removed = index->Remove(std::span(&gone, 1));
+      ASSERT_TRUE(removed.ok());
+      EXPECT_EQ(*removed, ref.stored().count(gone));
+      ref.Remove(gone);
+    }
+  }
+  stop = true;
+  reader.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_GE(snapshot_index->CompactionsDone(), 1U) << "the delta limit of 200 must have started compactions";
+  ExpectSame(*index, ref, {data.centres[0], data.centres[3], RandomHash(rng)}, "after churn");
+  ASSERT_TRUE(index->Compact().ok());
+  ExpectSame(*index, ref, {data.centres[1]}, "after churn and compaction");
+}
 
 TEST(Factory, RejectsUnknownDescriptions) {
   for (const char* bad : {"", "flat", "MIH4", "MIH65", "MIHx", "IVF", "MIH,recent=", "Flat,foo=1"}) {

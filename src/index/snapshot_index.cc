@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <queue>
+#include <span>
 #include <thread>
 #include <utility>
 
@@ -24,8 +25,6 @@ constexpr std::size_t kHugePageMinBytes = std::size_t{4} << 20;
 constexpr std::size_t kMaxStored = 0xffffffffU;
 // Scan block: positions and distances of one block fit in L1.
 constexpr std::size_t kScanBlock = 2048;
-// How far ahead candidate hashes are prefetched while verifying.
-constexpr std::size_t kPrefetchAhead = 16;
 
 class HeapRegion final : public Region {
  public:
@@ -121,15 +120,18 @@ void PlanProbes(Base* base) {
   if (base->tables.empty()) return;
   const std::size_t m = base->tables.size();
   const double n = static_cast<double>(base->n);
-  // Relative costs: a bucket probe, a candidate verification (a random
-  // 32-byte read) and a scanned hash (sequential).
-  constexpr double kProbeCost = 2.0;
+  // Relative costs: a bucket line read and a candidate verification (random
+  // cache lines, about 20 ns each here), and a scanned hash (sequential, 32
+  // bytes at ~13 GB/s). The probes of one chunk touch Ball(bits - group_bits, t)
+  // distinct lines: those whose group differs from the query's in <= t bits.
+  constexpr double kLineCost = 8.0;
   constexpr double kCandidateCost = 8.0;
   constexpr double kScanCost = 1.0;
   auto cost = [&](std::size_t c, int t) {
     if (t < 0) return 0.0;
-    const int bits = base->tables[c].bits;
-    return Ball(bits, t) * (kProbeCost + kCandidateCost * n / std::ldexp(1.0, bits));
+    const ChunkTable& table = base->tables[c];
+    return kLineCost * Ball(table.bits - table.group_bits, t) +
+           kCandidateCost * Ball(table.bits, t) * n / std::ldexp(1.0, table.bits);
   };
   for (int r = 0; r <= kMaxRadius; ++r) {
     // Generalised pigeonhole: if sum_c (t_c + 1) >= r + 1, a hash within r
@@ -154,48 +156,188 @@ void PlanProbes(Base* base) {
   }
 }
 
+int GroupBitsFor(int bits, std::size_t n) {
+  int g = 0;
+  while (g < kMaxGroupBits && g < bits &&
+         static_cast<double>(n) * std::ldexp(1.0, g + 1) <= 10.0 * std::ldexp(1.0, bits)) {
+    ++g;
+  }
+  return g;
+}
+
 Status BuildTables(Base* base, int chunks, int threads) {
   base->tables = ChunkLayout(chunks);
-  for (ChunkTable& table : base->tables) {
-    auto* offsets = Allocate<std::uint32_t>((std::size_t{1} << table.bits) + 1, base);
-    auto* positions = Allocate<std::uint32_t>(base->n, base);
-    if (offsets == nullptr || positions == nullptr) return Internal("out of memory building the index tables");
-    table.offsets = offsets;
-    table.positions = positions;
-  }
-  // Counting sort per chunk; positions within a bucket come out ascending.
-  auto build_one = [base](std::size_t c) {
+  const std::size_t n = base->n;
+  // Builds chunk c: a counting sort of the positions by chunk value (within a
+  // bucket they come out ascending), then packed into lines.
+  auto build_one = [base, n](std::size_t c) -> Status {
     ChunkTable& table = base->tables[c];
+    table.group_bits = GroupBitsFor(table.bits, n);
     const std::size_t buckets = std::size_t{1} << table.bits;
-    auto* offsets = const_cast<std::uint32_t*>(table.offsets);
-    auto* positions = const_cast<std::uint32_t*>(table.positions);
-    std::memset(offsets, 0, (buckets + 1) * sizeof(std::uint32_t));
-    std::vector<std::uint32_t> keys(base->n);
-    for (std::size_t i = 0; i < base->n; ++i) {
+    const std::size_t group = std::size_t{1} << table.group_bits;
+    const std::size_t groups = buckets >> table.group_bits;
+    std::vector<std::uint32_t> offsets(buckets + 1, 0);
+    std::vector<std::uint32_t> keys(n);
+    for (std::size_t i = 0; i < n; ++i) {
       keys[i] = ExtractChunk(base->hashes[i], table.start_bit, table.bits);
       ++offsets[keys[i] + 1];
     }
     for (std::size_t b = 0; b < buckets; ++b) offsets[b + 1] += offsets[b];
-    std::vector<std::uint32_t> cursor(offsets, offsets + buckets);
-    for (std::size_t i = 0; i < base->n; ++i) positions[cursor[keys[i]]++] = static_cast<std::uint32_t>(i);
+    std::vector<std::uint32_t> sorted(n);
+    {
+      std::vector<std::uint32_t> cursor(offsets.begin(), offsets.end() - 1);
+      for (std::size_t i = 0; i < n; ++i) sorted[cursor[keys[i]]++] = static_cast<std::uint32_t>(i);
+    }
+    std::vector<std::uint32_t>().swap(keys);
+    std::uint64_t overflow_words = 0;
+    for (std::size_t g = 0; g < groups; ++g) {
+      const std::uint32_t total = offsets[(g + 1) * group] - offsets[g * group];
+      if (total > kLineCapacity) overflow_words += group + total;
+    }
+    if (overflow_words > 0xffffffffULL) return TooLarge("index tables: too many hashes share chunk values");
+    // Allocate() is not thread-safe (it appends to base->regions): do it under a lock.
+    std::uint32_t* lines = nullptr;
+    std::uint32_t* overflow = nullptr;
+    {
+      static std::mutex mu;
+      std::lock_guard<std::mutex> lock(mu);
+      lines = Allocate<std::uint32_t>(groups * kLineWords, base);
+      overflow = Allocate<std::uint32_t>(static_cast<std::size_t>(overflow_words), base);
+    }
+    if (lines == nullptr || overflow == nullptr) return Internal("out of memory building the index tables");
+    std::size_t next_overflow = 0;
+    for (std::size_t g = 0; g < groups; ++g) {
+      std::uint32_t* line = lines + g * kLineWords;
+      std::memset(line, 0, kLineWords * sizeof(std::uint32_t));
+      const std::uint32_t first = offsets[g * group];
+      const std::uint32_t total = offsets[(g + 1) * group] - first;
+      if (total <= kLineCapacity) {
+        std::uint64_t header = 0;
+        for (std::size_t j = 0; j < group; ++j) header |= std::uint64_t{offsets[g * group + j + 1] - first} << (4 * j);
+        line[0] = static_cast<std::uint32_t>(header);
+        line[1] = static_cast<std::uint32_t>(header >> 32);
+        std::memcpy(line + kLineHeaderWords, sorted.data() + first, total * sizeof(std::uint32_t));
+      } else {
+        const std::uint64_t header = std::uint64_t{kOverflowMark} << (4 * (group - 1));
+        line[0] = static_cast<std::uint32_t>(header);
+        line[1] = static_cast<std::uint32_t>(header >> 32);
+        line[kLineHeaderWords] = static_cast<std::uint32_t>(next_overflow);
+        std::uint32_t* record = overflow + next_overflow;
+        for (std::size_t j = 0; j < group; ++j) record[j] = offsets[g * group + j + 1] - first;
+        std::memcpy(record + group, sorted.data() + first, total * sizeof(std::uint32_t));
+        next_overflow += group + total;
+      }
+    }
+    table.lines = lines;
+    table.overflow = overflow;
+    table.overflow_words = static_cast<std::size_t>(overflow_words);
+    return Status::Ok();
   };
   const std::size_t m = base->tables.size();
   const std::size_t workers = std::clamp<std::size_t>(static_cast<std::size_t>(threads), 1, m);
   std::vector<std::thread> pool;
   std::atomic<std::size_t> next{0};
+  std::vector<Status> results(m, Status::Ok());
   auto work = [&] {
-    for (std::size_t c = next.fetch_add(1); c < m; c = next.fetch_add(1)) build_one(c);
+    for (std::size_t c = next.fetch_add(1); c < m; c = next.fetch_add(1)) results[c] = build_one(c);
   };
   for (std::size_t w = 1; w < workers; ++w) pool.emplace_back(work);
   work();
   for (std::thread& t : pool) t.join();
+  for (const Status& s : results) TAKEBACK_RETURN_IF_ERROR(s);
   PlanProbes(base);
   return Status::Ok();
 }
 
 // ---- SnapshotIndex ----------------------------------------------------------
 
-SnapshotIndex::SnapshotIndex(Options options) : options_(options) {
+std::shared_ptr<const Snapshot> ApplyOps(const Snapshot& snap, std::span<const std::shared_ptr<const WriteOp>> ops,
+                                         std::size_t* was_live) {
+  // The final state of every touched id, ascending: present (with its hash)
+  // when its last op added it. One op (every write) is already in that form.
+  std::span<const std::uint64_t> final_ids;
+  std::span<const PdqHash> final_hashes;  // parallel to final_ids where present
+  std::vector<bool> final_present;        // empty: all as ops[0]->add says
+  std::vector<std::uint64_t> merged_ids;
+  std::vector<PdqHash> merged_hashes;
+  const bool single = ops.size() == 1;
+  if (single) {
+    final_ids = ops[0]->ids;
+    final_hashes = ops[0]->hashes;
+  } else {
+    struct Touch {
+      std::uint64_t id;
+      std::size_t order;  // among all touches, for "last op wins"
+      bool present;
+      PdqHash hash;
+    };
+    std::vector<Touch> touches;
+    for (const auto& op : ops) {
+      for (std::size_t i = 0; i < op->ids.size(); ++i) {
+        touches.push_back({op->ids[i], touches.size(), op->add, op->add ? op->hashes[i] : PdqHash{}});
+      }
+    }
+    std::sort(touches.begin(), touches.end(),
+              [](const Touch& x, const Touch& y) { return x.id != y.id ? x.id < y.id : x.order > y.order; });
+    for (std::size_t i = 0; i < touches.size(); ++i) {
+      if (i > 0 && touches[i].id == touches[i - 1].id) continue;
+      merged_ids.push_back(touches[i].id);
+      merged_hashes.push_back(touches[i].hash);
+      final_present.push_back(touches[i].present);
+    }
+    final_ids = merged_ids;
+    final_hashes = merged_hashes;
+  }
+  auto present = [&](std::size_t f) { return single ? ops[0]->add : static_cast<bool>(final_present[f]); };
+
+  const Base& base = *snap.base;
+  auto next = std::make_shared<Snapshot>();
+  next->base = snap.base;
+  // Base positions of touched ids that are live there now become removed.
+  std::vector<std::uint32_t> newly_removed;
+  std::size_t live_touched = 0;
+  for (const std::uint64_t id : final_ids) {
+    if (base.n == 0) break;
+    const std::uint64_t* it = std::lower_bound(base.ids, base.ids + base.n, id);
+    if (it != base.ids + base.n && *it == id) {
+      const auto pos = static_cast<std::uint32_t>(it - base.ids);
+      if (!IsRemoved(snap, pos)) {
+        newly_removed.push_back(pos);
+        ++live_touched;
+      }
+    }
+  }
+  next->removed.resize(snap.removed.size() + newly_removed.size());
+  std::merge(snap.removed.begin(), snap.removed.end(), newly_removed.begin(), newly_removed.end(),
+             next->removed.begin());
+  // Recent adds: the untouched ones, merged with the touched ids now present.
+  const std::size_t reserve = snap.recent_ids.size() + final_ids.size();
+  next->recent_ids.reserve(reserve);
+  next->recent_hashes.reserve(reserve);
+  std::size_t r = 0;
+  std::size_t f = 0;
+  while (r < snap.recent_ids.size() || f < final_ids.size()) {
+    if (f == final_ids.size() || (r < snap.recent_ids.size() && snap.recent_ids[r] < final_ids[f])) {
+      next->recent_ids.push_back(snap.recent_ids[r]);
+      next->recent_hashes.push_back(snap.recent_hashes[r++]);
+      continue;
+    }
+    if (r < snap.recent_ids.size() && snap.recent_ids[r] == final_ids[f]) {
+      ++live_touched;  // replaced or dropped
+      ++r;
+    }
+    if (present(f)) {
+      next->recent_ids.push_back(final_ids[f]);
+      next->recent_hashes.push_back(final_hashes[f]);
+    }
+    ++f;
+  }
+  next->live = base.n - next->removed.size() + next->recent_ids.size();
+  if (was_live != nullptr) *was_live = live_touched;
+  return next;
+}
+
+SnapshotIndex::SnapshotIndex(Options options) : options_(std::move(options)) {
   auto snap = std::make_shared<Snapshot>();
   auto base = std::make_shared<Base>();
   PlanProbes(base.get());
@@ -203,11 +345,33 @@ SnapshotIndex::SnapshotIndex(Options options) : options_(options) {
   Publish(std::move(snap));
 }
 
-SnapshotIndex::SnapshotIndex(Options options, std::shared_ptr<const Base> base) : options_(options) {
+SnapshotIndex::SnapshotIndex(Options options, std::shared_ptr<const Base> base) : options_(std::move(options)) {
   auto snap = std::make_shared<Snapshot>();
   snap->live = base->n;
   snap->base = std::move(base);
   Publish(std::move(snap));
+}
+
+SnapshotIndex::~SnapshotIndex() {
+  std::unique_lock<std::mutex> lock(write_mu_);
+  compaction_done_.wait(lock, [this] { return !compacting_; });
+  lock.unlock();
+  if (compactor_.joinable()) compactor_.join();
+}
+
+bool SnapshotIndex::Compacting() const {
+  std::lock_guard<std::mutex> lock(write_mu_);
+  return compacting_;
+}
+
+std::size_t SnapshotIndex::CompactionsDone() const {
+  std::lock_guard<std::mutex> lock(write_mu_);
+  return compactions_done_;
+}
+
+Status SnapshotIndex::LastBackgroundStatus() const {
+  std::lock_guard<std::mutex> lock(write_mu_);
+  return background_status_;
 }
 
 int SnapshotIndex::ChunksFor(std::size_t n) const {
@@ -234,100 +398,146 @@ std::string SnapshotIndex::Describe() const {
 Status SnapshotIndex::Add(std::span<const std::uint64_t> ids, std::span<const PdqHash> hashes) {
   if (ids.size() != hashes.size()) return InvalidArgument("Add: ids and hashes differ in length");
   if (ids.empty()) return Status::Ok();
+  auto op = std::make_shared<WriteOp>();
+  op->add = true;
+  {
+    std::vector<std::pair<std::uint64_t, PdqHash>> batch(ids.size());
+    for (std::size_t i = 0; i < ids.size(); ++i) batch[i] = {ids[i], hashes[i]};
+    std::sort(batch.begin(), batch.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    op->ids.resize(batch.size());
+    op->hashes.resize(batch.size());
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      if (i > 0 && batch[i - 1].first == batch[i].first) {
+        return InvalidArgument("Add: id " + std::to_string(batch[i].first) + " given twice");
+      }
+      op->ids[i] = batch[i].first;
+      op->hashes[i] = batch[i].second;
+    }
+  }
   std::lock_guard<std::mutex> lock(write_mu_);
   const auto snap = Load();
   if (snap->live + ids.size() > kMaxStored) return TooLarge("Add: an index holds at most 2^32 - 1 hashes");
-  std::vector<std::pair<std::uint64_t, PdqHash>> batch(ids.size());
-  for (std::size_t i = 0; i < ids.size(); ++i) batch[i] = {ids[i], hashes[i]};
-  std::sort(batch.begin(), batch.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
   const Base& base = *snap->base;
-  for (std::size_t i = 0; i < batch.size(); ++i) {
-    const std::uint64_t id = batch[i].first;
-    if (i > 0 && batch[i - 1].first == id) return InvalidArgument("Add: id " + std::to_string(id) + " given twice");
+  for (const std::uint64_t id : op->ids) {
     const std::uint64_t* it = std::lower_bound(base.ids, base.ids + base.n, id);
-    if (it != base.ids + base.n && *it == id && !IsRemoved(*snap, static_cast<std::uint32_t>(it - base.ids))) {
-      return InvalidArgument("Add: id " + std::to_string(id) + " is already stored");
-    }
-    if (std::binary_search(snap->recent_ids.begin(), snap->recent_ids.end(), id)) {
+    if ((it != base.ids + base.n && *it == id && !IsRemoved(*snap, static_cast<std::uint32_t>(it - base.ids))) ||
+        std::binary_search(snap->recent_ids.begin(), snap->recent_ids.end(), id)) {
       return InvalidArgument("Add: id " + std::to_string(id) + " is already stored");
     }
   }
-  auto next = std::make_shared<Snapshot>();
-  next->base = snap->base;
-  next->removed = snap->removed;
-  next->live = snap->live + batch.size();
-  const std::size_t total = snap->recent_ids.size() + batch.size();
-  next->recent_ids.reserve(total);
-  next->recent_hashes.reserve(total);
-  std::size_t a = 0;
-  std::size_t b = 0;
-  while (a < snap->recent_ids.size() || b < batch.size()) {
-    if (b == batch.size() || (a < snap->recent_ids.size() && snap->recent_ids[a] < batch[b].first)) {
-      next->recent_ids.push_back(snap->recent_ids[a]);
-      next->recent_hashes.push_back(snap->recent_hashes[a++]);
-    } else {
-      next->recent_ids.push_back(batch[b].first);
-      next->recent_hashes.push_back(batch[b++].second);
-    }
-  }
-  if (next->recent_ids.size() + next->removed.size() > options_.max_recent) return CompactLocked(*next);
-  Publish(std::move(next));
+  CommitLocked(std::move(op), nullptr);
   return Status::Ok();
 }
 
 Result<std::size_t> SnapshotIndex::Remove(std::span<const std::uint64_t> ids) {
+  auto op = std::make_shared<WriteOp>();
+  op->ids.assign(ids.begin(), ids.end());
+  std::sort(op->ids.begin(), op->ids.end());
+  op->ids.erase(std::unique(op->ids.begin(), op->ids.end()), op->ids.end());
   std::lock_guard<std::mutex> lock(write_mu_);
   const auto snap = Load();
   const Base& base = *snap->base;
-  std::vector<std::uint32_t> newly_removed;
-  std::vector<std::uint64_t> drop_recent;
-  for (const std::uint64_t id : ids) {
+  // Only ids that are stored make a write (and a log entry).
+  std::vector<std::uint64_t> stored;
+  for (const std::uint64_t id : op->ids) {
     const std::uint64_t* it = std::lower_bound(base.ids, base.ids + base.n, id);
-    if (it != base.ids + base.n && *it == id) {
-      const auto pos = static_cast<std::uint32_t>(it - base.ids);
-      if (!IsRemoved(*snap, pos)) newly_removed.push_back(pos);
-    } else if (std::binary_search(snap->recent_ids.begin(), snap->recent_ids.end(), id)) {
-      drop_recent.push_back(id);
+    if ((it != base.ids + base.n && *it == id && !IsRemoved(*snap, static_cast<std::uint32_t>(it - base.ids))) ||
+        std::binary_search(snap->recent_ids.begin(), snap->recent_ids.end(), id)) {
+      stored.push_back(id);
     }
   }
-  std::sort(newly_removed.begin(), newly_removed.end());
-  newly_removed.erase(std::unique(newly_removed.begin(), newly_removed.end()), newly_removed.end());
-  std::sort(drop_recent.begin(), drop_recent.end());
-  drop_recent.erase(std::unique(drop_recent.begin(), drop_recent.end()), drop_recent.end());
-  const std::size_t removed = newly_removed.size() + drop_recent.size();
-  if (removed == 0) return std::size_t{0};
-  auto next = std::make_shared<Snapshot>();
-  next->base = snap->base;
-  next->live = snap->live - removed;
-  next->removed.resize(snap->removed.size() + newly_removed.size());
-  std::merge(snap->removed.begin(), snap->removed.end(), newly_removed.begin(), newly_removed.end(),
-             next->removed.begin());
-  next->recent_ids.reserve(snap->recent_ids.size() - drop_recent.size());
-  next->recent_hashes.reserve(snap->recent_ids.size() - drop_recent.size());
-  for (std::size_t i = 0, d = 0; i < snap->recent_ids.size(); ++i) {
-    if (d < drop_recent.size() && drop_recent[d] == snap->recent_ids[i]) {
-      ++d;
-      continue;
-    }
-    next->recent_ids.push_back(snap->recent_ids[i]);
-    next->recent_hashes.push_back(snap->recent_hashes[i]);
-  }
-  if (next->recent_ids.size() + next->removed.size() > options_.max_recent) {
-    TAKEBACK_RETURN_IF_ERROR(CompactLocked(*next));
-    return removed;
-  }
-  Publish(std::move(next));
+  if (stored.empty()) return std::size_t{0};
+  op->ids = std::move(stored);
+  const std::size_t removed = op->ids.size();
+  CommitLocked(std::move(op), nullptr);
   return removed;
 }
 
-Status SnapshotIndex::Compact() {
-  std::lock_guard<std::mutex> lock(write_mu_);
+void SnapshotIndex::CommitLocked(std::shared_ptr<const WriteOp> op, std::size_t* was_live) {
   const auto snap = Load();
-  if (snap->removed.empty() && snap->recent_ids.empty()) return Status::Ok();
-  return CompactLocked(*snap);
+  std::shared_ptr<const Snapshot> next = ApplyOps(*snap, std::span(&op, 1), was_live);
+  const std::size_t delta = next->delta();
+  Publish(next);
+  if (compacting_) {
+    log_.push_back(std::move(op));
+    return;
+  }
+  if (delta <= std::max(options_.max_recent, 2 * failed_delta_)) return;
+  // Start a background compaction of the snapshot just published. The last
+  // one has finished (compacting_ is false), so joining it does not wait.
+  compacting_ = true;
+  log_.clear();
+  if (compactor_.joinable()) compactor_.join();
+  compactor_ = std::thread([this, from = std::move(next)]() mutable { (void)RunCompaction(std::move(from), true); });
 }
 
-Status SnapshotIndex::CompactLocked(const Snapshot& snap) {
+Status SnapshotIndex::Compact() {
+  std::shared_ptr<const Snapshot> from;
+  {
+    std::unique_lock<std::mutex> lock(write_mu_);
+    compaction_done_.wait(lock, [this] { return !compacting_; });
+    from = Load();
+    if (from->delta() == 0) return Status::Ok();
+    compacting_ = true;
+    log_.clear();
+  }
+  return RunCompaction(std::move(from), false);
+}
+
+Status SnapshotIndex::RunCompaction(std::shared_ptr<const Snapshot> from, bool background) {
+  const std::size_t from_delta = from->delta();
+  // Requires write_mu_. Everything the compaction reports is set here, under
+  // the lock, because a writer may join this thread as soon as compacting_
+  // is false.
+  auto finish = [this, background, from_delta](const std::shared_ptr<const Snapshot>& publish, const Status& status) {
+    if (publish != nullptr) {
+      Publish(publish);
+      ++compactions_done_;
+    }
+    if (background) {
+      background_status_ = status;
+      failed_delta_ = status.ok() ? 0 : from_delta;
+    }
+    compacting_ = false;
+    log_.clear();
+    compaction_done_.notify_all();
+  };
+  Result<std::shared_ptr<const Base>> built = BuildBase(*from);
+  from.reset();  // the old base can go as soon as no snapshot holds it
+  if (!built.ok()) {
+    std::lock_guard<std::mutex> lock(write_mu_);
+    finish(nullptr, built.status());
+    return built.status();
+  }
+  if (options_.after_build_hook) options_.after_build_hook();
+  auto next = std::make_shared<Snapshot>();
+  next->live = (*built)->n;
+  next->base = std::move(built).value();
+  std::shared_ptr<const Snapshot> result = next;
+  // Replay the writes logged meanwhile: in rounds with no lock held while
+  // many are waiting, then the last few under the lock so none is missed.
+  constexpr std::size_t kReplayUnderLock = 64;
+  constexpr int kMaxUnlockedRounds = 8;
+  std::size_t replayed = 0;
+  for (int round = 0;; ++round) {
+    std::vector<std::shared_ptr<const WriteOp>> pending;
+    pending.reserve(kReplayUnderLock);
+    {
+      std::lock_guard<std::mutex> lock(write_mu_);
+      if (log_.size() - replayed <= kReplayUnderLock || round == kMaxUnlockedRounds) {
+        if (log_.size() > replayed) {
+          result = ApplyOps(*result, std::span(log_).subspan(replayed));
+        }
+        finish(result, Status::Ok());
+        return Status::Ok();
+      }
+      for (; replayed < log_.size(); ++replayed) pending.push_back(log_[replayed]);
+    }
+    result = ApplyOps(*result, pending);
+  }
+}
+
+Result<std::shared_ptr<const Base>> SnapshotIndex::BuildBase(const Snapshot& snap) const {
   const Base& old = *snap.base;
   auto base = std::make_shared<Base>();
   base->n = snap.live;
@@ -354,8 +564,9 @@ Status SnapshotIndex::CompactLocked(const Snapshot& snap) {
     ids[out] = snap.recent_ids[r];
     hashes[out++] = snap.recent_hashes[r];
   }
-  if (out != base->n)
+  if (out != base->n) {
     return Internal("compaction counted " + std::to_string(out) + " live hashes, expected " + std::to_string(base->n));
+  }
   base->hashes = hashes;
   base->ids = ids;
   const int chunks = ChunksFor(base->n);
@@ -368,17 +579,17 @@ Status SnapshotIndex::CompactLocked(const Snapshot& snap) {
   } else {
     PlanProbes(base.get());
   }
-  auto next = std::make_shared<Snapshot>();
-  next->live = base->n;
-  next->base = std::move(base);
-  Publish(std::move(next));
-  return Status::Ok();
+  return std::shared_ptr<const Base>(std::move(base));
 }
 
 Status SnapshotIndex::Save(const std::string& path) {
   TAKEBACK_RETURN_IF_ERROR(Compact());
   const auto snap = Load();
-  return WriteIndexFile(*snap->base, options_.kind, options_.chunks, path);
+  if (snap->delta() == 0) return WriteIndexFile(*snap->base, options_.kind, options_.chunks, path);
+  // Writes arrived after the compaction: save a base with them folded in.
+  Result<std::shared_ptr<const Base>> base = BuildBase(*snap);
+  if (!base.ok()) return base.status();
+  return WriteIndexFile(**base, options_.kind, options_.chunks, path);
 }
 
 // ---- searching --------------------------------------------------------------
@@ -400,66 +611,113 @@ void SnapshotIndex::ScanBase(const Snapshot& snap, const PdqHash& query, int rad
   }
 }
 
-void SnapshotIndex::ProbeBase(const Snapshot& snap, const PdqHash& query, int radius,
-                              const std::vector<int>& probe_radii, std::vector<Neighbor>* out) const {
+namespace {
+
+// Distance of two hashes with the POPCNT instruction when the caller is
+// compiled for it (ProbeImpl is inlined into per-ISA wrappers).
+[[gnu::always_inline]] inline int Distance(const PdqHash& a, const PdqHash& b) {
+  return __builtin_popcountll(a.words[0] ^ b.words[0]) + __builtin_popcountll(a.words[1] ^ b.words[1]) +
+         __builtin_popcountll(a.words[2] ^ b.words[2]) + __builtin_popcountll(a.words[3] ^ b.words[3]);
+}
+
+// How many steps each stage of the probe pipeline runs ahead of the next:
+// each stage keeps about this many cache misses in flight.
+constexpr std::size_t kLag = 16;
+
+// The multi-index-hashing probe of one query, as a software pipeline over the
+// bucket keys so that the cache misses of different keys overlap: stage 1
+// prefetches a key's bucket line; stage 2, kLag keys later, reads the bucket's
+// positions from it and prefetches their hashes (or, for a group that
+// overflowed its line, prefetches the overflow record and defers the key);
+// stage 3 verifies each candidate kLag candidates after it was found.
+[[gnu::always_inline]] inline void ProbeImpl(const Snapshot& snap, const PdqHash& query, int radius,
+                                             const std::vector<int>& probe_radii, std::vector<Neighbor>* out) {
   const Base& base = *snap.base;
   const std::size_t m = base.tables.size();
-  // Three passes so that memory latency overlaps instead of adding up:
-  // bucket keys (prefetching their offsets), bucket ranges (prefetching
-  // their positions), then candidates (position, chunk that produced it),
-  // whose hashes are prefetched ahead of verification.
-  thread_local std::vector<std::uint32_t> keys;    // chunk << 24 | key
-  thread_local std::vector<std::uint64_t> ranges;  // lo << 32 | hi, parallel to keys
-  thread_local std::vector<std::uint64_t> candidates;
+  thread_local std::vector<std::uint32_t> keys;        // chunk << 24 | key
+  thread_local std::vector<std::uint32_t> deferred;    // keys whose group overflowed
+  thread_local std::vector<std::uint64_t> candidates;  // position << 8 | chunk
   keys.clear();
+  deferred.clear();
   candidates.clear();
   std::array<std::uint32_t, kMaxChunks> query_keys{};
   for (std::size_t c = 0; c < m; ++c) {
     const ChunkTable& table = base.tables[c];
     query_keys[c] = ExtractChunk(query, table.start_bit, table.bits);
     if (probe_radii[c] < 0) continue;
-    auto visit = [&](std::uint32_t key) {
-      __builtin_prefetch(table.offsets + key);
-      keys.push_back(static_cast<std::uint32_t>(c << 24) | key);
-    };
+    auto visit = [&](std::uint32_t key) { keys.push_back(static_cast<std::uint32_t>(c << 24) | key); };
     ForEachNeighbour(query_keys[c], 0, table.bits, probe_radii[c], visit);
   }
-  ranges.resize(keys.size());
-  for (std::size_t i = 0; i < keys.size(); ++i) {
-    const ChunkTable& table = base.tables[keys[i] >> 24];
-    const std::uint32_t key = keys[i] & 0xffffff;
-    const std::uint32_t lo = table.offsets[key];
-    const std::uint32_t hi = table.offsets[key + 1];
-    if (lo != hi) __builtin_prefetch(table.positions + lo);
-    ranges[i] = (std::uint64_t{lo} << 32) | hi;
-  }
-  for (std::size_t i = 0; i < keys.size(); ++i) {
-    const std::size_t c = keys[i] >> 24;
-    const std::uint32_t* positions = base.tables[c].positions;
-    const auto lo = static_cast<std::uint32_t>(ranges[i] >> 32);
-    const auto hi = static_cast<std::uint32_t>(ranges[i]);
-    for (std::uint32_t j = lo; j < hi; ++j) candidates.push_back((std::uint64_t{positions[j]} << 8) | c);
-  }
-  const std::size_t count = candidates.size();
-  for (std::size_t i = 0; i < std::min(count, kPrefetchAhead); ++i) {
-    __builtin_prefetch(base.hashes + (candidates[i] >> 8));
-  }
-  for (std::size_t i = 0; i < count; ++i) {
-    if (i + kPrefetchAhead < count) __builtin_prefetch(base.hashes + (candidates[i + kPrefetchAhead] >> 8));
-    const auto pos = static_cast<std::uint32_t>(candidates[i] >> 8);
+  const std::size_t num_keys = keys.size();
+  std::size_t verified = 0;
+  auto verify = [&](std::uint64_t candidate) {
+    const auto pos = static_cast<std::uint32_t>(candidate >> 8);
     const PdqHash& h = base.hashes[pos];
-    const int d = hash::HammingDistance(h, query);
-    if (d > radius) continue;
+    const int d = Distance(h, query);
+    if (d > radius) return;
     // Report a hash only from the first chunk that can produce it.
-    const std::size_t via = candidates[i] & 0xff;
-    bool earlier = false;
-    for (std::size_t c = 0; c < via && !earlier; ++c) {
+    const std::size_t via = candidate & 0xff;
+    for (std::size_t c = 0; c < via; ++c) {
       if (probe_radii[c] < 0) continue;
       const ChunkTable& table = base.tables[c];
-      earlier = std::popcount(ExtractChunk(h, table.start_bit, table.bits) ^ query_keys[c]) <= probe_radii[c];
+      if (__builtin_popcount(ExtractChunk(h, table.start_bit, table.bits) ^ query_keys[c]) <= probe_radii[c]) return;
     }
-    if (earlier || IsRemoved(snap, pos)) continue;
-    out->push_back({base.ids[pos], d});
+    if (!IsRemoved(snap, pos)) out->push_back({base.ids[pos], d});
+  };
+  auto emit = [&](std::uint32_t chunk_key) {
+    const ChunkTable& table = base.tables[chunk_key >> 24];
+    const std::uint32_t* first = nullptr;
+    const std::uint32_t count = BucketPositions(table, chunk_key & 0xffffff, &first);
+    for (std::uint32_t k = 0; k < count; ++k) {
+      __builtin_prefetch(base.hashes + first[k]);
+      candidates.push_back((std::uint64_t{first[k]} << 8) | (chunk_key >> 24));
+    }
+    while (verified + kLag < candidates.size()) verify(candidates[verified++]);
+  };
+  for (std::size_t i = 0; i < num_keys + kLag; ++i) {
+    if (i < num_keys) {
+      const ChunkTable& table = base.tables[keys[i] >> 24];
+      __builtin_prefetch(table.lines + static_cast<std::size_t>((keys[i] & 0xffffff) >> table.group_bits) * kLineWords);
+    }
+    if (i >= kLag) {
+      const std::uint32_t chunk_key = keys[i - kLag];
+      const ChunkTable& table = base.tables[chunk_key >> 24];
+      const std::uint32_t key = chunk_key & 0xffffff;
+      const std::uint32_t* line = table.lines + static_cast<std::size_t>(key >> table.group_bits) * kLineWords;
+      const std::uint32_t last_shift = 4 * ((1U << table.group_bits) - 1);
+      const std::uint32_t last = ((last_shift < 32 ? line[0] >> last_shift : line[1] >> (last_shift - 32))) & 15;
+      if (last == kOverflowMark) {
+        const std::uint32_t* record = table.overflow + line[kLineHeaderWords];
+        __builtin_prefetch(record + (key & ((1U << table.group_bits) - 1)));
+        deferred.push_back(chunk_key);
+        continue;
+      }
+      emit(chunk_key);
+    }
+  }
+  for (const std::uint32_t chunk_key : deferred) emit(chunk_key);
+  while (verified < candidates.size()) verify(candidates[verified++]);
+}
+
+__attribute__((target("popcnt"))) void ProbePopcnt(const Snapshot& snap, const PdqHash& query, int radius,
+                                                   const std::vector<int>& probe_radii, std::vector<Neighbor>* out) {
+  ProbeImpl(snap, query, radius, probe_radii, out);
+}
+
+void ProbePortable(const Snapshot& snap, const PdqHash& query, int radius, const std::vector<int>& probe_radii,
+                   std::vector<Neighbor>* out) {
+  ProbeImpl(snap, query, radius, probe_radii, out);
+}
+
+}  // namespace
+
+void SnapshotIndex::ProbeBase(const Snapshot& snap, const PdqHash& query, int radius,
+                              const std::vector<int>& probe_radii, std::vector<Neighbor>* out) const {
+  static const bool popcnt = IsaSupported(Isa::kPopcnt);
+  if (popcnt) {
+    ProbePopcnt(snap, query, radius, probe_radii, out);
+  } else {
+    ProbePortable(snap, query, radius, probe_radii, out);
   }
 }
 

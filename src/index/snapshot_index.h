@@ -1,17 +1,26 @@
 // The machinery every BinaryIndex implementation shares: an immutable bulk
 // "base" (hashes and ids sorted by id, plus the implementation's tables), a
-// small copy-on-write "recent" part (adds since the base was built, and the
-// base positions removed since), and an atomically published snapshot of
-// both. Internal to src/index.
+// small copy-on-write "delta" (adds since the base was built, and the base
+// positions removed since), and an atomically published snapshot of both.
+//
+// Compaction (folding the delta into a new base) runs without blocking
+// writers: it builds the new base from a snapshot S0 with no lock held, while
+// writers keep publishing snapshots over the old base and also append their
+// writes to a log; it then replays the log onto the new base (the bulk of it
+// unlocked, only the last few writes under the writers' lock) and publishes
+// the result. Internal to src/index.
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <span>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/status.h"
@@ -31,15 +40,54 @@ class Region {
 // Returns nullptr when the allocation fails.
 std::shared_ptr<Region> AllocateRegion(std::size_t bytes, void** data);
 
-// One multi-index hashing table: for each value of bits [start_bit,
-// start_bit + bits) of a hash, the base positions having that value are
-// positions[offsets[v] .. offsets[v + 1]), ascending.
+// One multi-index hashing table over bits [start_bit, start_bit + bits) of
+// the hashes. Each chunk value v is a bucket: the base positions (indexes
+// into Base::hashes) whose chunk equals v. Buckets are grouped 2^group_bits
+// at a time (the low bits of v) into 64-byte lines, so that a probe usually
+// reads one cache line:
+//   word 0-1: header, 16 four-bit fields (field k in bits 4k..4k+3 of the
+//             64-bit value word0 | word1 << 32); field k < G = 2^group_bits
+//             is e_k, the number of the line's positions in buckets 0..k;
+//   word 2-15: those positions (at most kLineCapacity), bucket by bucket.
+// A group with more than kLineCapacity positions has e_{G-1} = 15 and word 2
+// is the index in `overflow` of its record: G words e_0..e_{G-1}, then the
+// e_{G-1} positions. Positions within a bucket are ascending.
+inline constexpr int kLineWords = 16;
+inline constexpr int kLineHeaderWords = 2;
+inline constexpr std::uint32_t kLineCapacity = kLineWords - kLineHeaderWords;
+inline constexpr std::uint32_t kOverflowMark = 15;
+inline constexpr int kMaxGroupBits = 4;
+
 struct ChunkTable {
   int start_bit = 0;
   int bits = 0;
-  const std::uint32_t* offsets = nullptr;    // 2^bits + 1 entries
-  const std::uint32_t* positions = nullptr;  // Base::n entries
+  int group_bits = 0;
+  const std::uint32_t* lines = nullptr;     // 2^(bits - group_bits) lines of kLineWords
+  const std::uint32_t* overflow = nullptr;  // overflow_words
+  std::size_t overflow_words = 0;
 };
+
+// The group bits for a table of `bits`-bit chunks over n hashes: the most
+// (up to kMaxGroupBits) that keep the expected positions per line <= 10.
+int GroupBitsFor(int bits, std::size_t n);
+
+// The positions of bucket `key` of `table`: [*first, *first + count).
+inline std::uint32_t BucketPositions(const ChunkTable& table, std::uint32_t key, const std::uint32_t** first) {
+  const std::uint32_t* line = table.lines + static_cast<std::size_t>(key >> table.group_bits) * kLineWords;
+  const std::uint32_t j = key & ((1U << table.group_bits) - 1);
+  const std::uint64_t header = line[0] | (std::uint64_t{line[1]} << 32);
+  const std::uint32_t last = static_cast<std::uint32_t>(header >> (4 * ((1 << table.group_bits) - 1))) & 15;
+  if (last != kOverflowMark) {
+    const std::uint32_t start = j == 0 ? 0 : static_cast<std::uint32_t>(header >> (4 * (j - 1))) & 15;
+    const std::uint32_t end = static_cast<std::uint32_t>(header >> (4 * j)) & 15;
+    *first = line + kLineHeaderWords + start;
+    return end - start;
+  }
+  const std::uint32_t* record = table.overflow + line[kLineHeaderWords];
+  const std::uint32_t start = j == 0 ? 0 : record[j - 1];
+  *first = record + (1U << table.group_bits) + start;
+  return record[j] - start;
+}
 
 // The chunk layout of m chunks over 256 bits: the first 256 % m chunks are one
 // bit longer. Precondition: 11 <= m <= 64 (so 4 <= bits <= 24).
@@ -80,15 +128,35 @@ struct Snapshot {
   std::vector<std::uint64_t> recent_ids;     // adds since the base, ascending
   std::vector<hash::PdqHash> recent_hashes;  // parallel to recent_ids
   std::size_t live = 0;
+
+  std::size_t delta() const { return removed.size() + recent_ids.size(); }
 };
+
+// One write: adds (ids ascending, hashes parallel) or removes (ids).
+struct WriteOp {
+  bool add = false;
+  std::vector<std::uint64_t> ids;
+  std::vector<hash::PdqHash> hashes;  // adds only
+};
+
+// The snapshot that results from applying `ops`, in order, to `snap`: every
+// id an op touches ends as its last op left it (added with that hash, or
+// absent); every other id is as in `snap`. `ops` must be valid in order (an
+// add never names a live id). *was_live, when given, receives how many of the
+// distinct ids touched were live in `snap`. Never blocks; O(delta + ids log n).
+std::shared_ptr<const Snapshot> ApplyOps(const Snapshot& snap, std::span<const std::shared_ptr<const WriteOp>> ops,
+                                         std::size_t* was_live = nullptr);
 
 enum class Kind { kFlat, kMih };
 
 struct Options {
   Kind kind = Kind::kMih;
   int chunks = 0;  // 0: chosen from the size at each build (MIH only)
-  // Compact when recent adds plus removes exceed this many.
+  // Start a background compaction when the delta exceeds this many entries.
   std::size_t max_recent = 16384;
+  // Tests only: called on the compacting thread after the new base is built
+  // and before the writes made meanwhile are replayed onto it.
+  std::function<void()> after_build_hook;
 };
 
 class SnapshotIndex final : public BinaryIndex {
@@ -96,6 +164,10 @@ class SnapshotIndex final : public BinaryIndex {
   explicit SnapshotIndex(Options options);
   // Adopts a loaded base (LoadBinaryIndex).
   SnapshotIndex(Options options, std::shared_ptr<const Base> base);
+  // Waits for a running background compaction to finish.
+  ~SnapshotIndex() override;
+  SnapshotIndex(const SnapshotIndex&) = delete;
+  SnapshotIndex& operator=(const SnapshotIndex&) = delete;
 
   Status Add(std::span<const std::uint64_t> ids, std::span<const hash::PdqHash> hashes) override;
   Result<std::size_t> Remove(std::span<const std::uint64_t> ids) override;
@@ -106,6 +178,13 @@ class SnapshotIndex final : public BinaryIndex {
   Status Compact() override;
   Status Save(const std::string& path) override;
   std::string Describe() const override;
+
+  // Whether a compaction is running (tests), and how many compactions have
+  // completed since construction.
+  bool Compacting() const;
+  std::size_t CompactionsDone() const;
+  // The status of the last background compaction (Ok when none failed).
+  Status LastBackgroundStatus() const;
 
  private:
   std::shared_ptr<const Snapshot> Load() const {
@@ -126,12 +205,30 @@ class SnapshotIndex final : public BinaryIndex {
   void ProbeBase(const Snapshot& snap, const hash::PdqHash& query, int radius, const std::vector<int>& probe_radii,
                  std::vector<Neighbor>* out) const;
   void KnnScan(const Snapshot& snap, const hash::PdqHash& query, int k, std::vector<Neighbor>* out) const;
-  // Requires write_mu_. Builds a new base from `snap` and publishes it.
-  Status CompactLocked(const Snapshot& snap);
+  // Builds a base holding exactly the live hashes of `snap`.
+  Result<std::shared_ptr<const Base>> BuildBase(const Snapshot& snap) const;
+  // Requires write_mu_ (held by `lock`). Applies `op` to the current snapshot,
+  // publishes the result, logs the op when a compaction is running, and starts
+  // a background compaction when the delta has grown past the limit.
+  void CommitLocked(std::shared_ptr<const WriteOp> op, std::size_t* was_live);
+  // Compacts `from` (taken under write_mu_ when compacting_ was set) and
+  // publishes the result with every write logged since replayed onto it.
+  // `background`: on the compactor thread (records its status).
+  Status RunCompaction(std::shared_ptr<const Snapshot> from, bool background);
   int ChunksFor(std::size_t n) const;
 
   const Options options_;
-  std::mutex write_mu_;  // serialises writers; readers never take it
+  // Serialises writers and guards the fields below it. Readers never take it;
+  // a compaction holds it only to read the log and, at the end, to replay the
+  // last few writes and publish.
+  mutable std::mutex write_mu_;
+  std::condition_variable compaction_done_;
+  bool compacting_ = false;
+  std::vector<std::shared_ptr<const WriteOp>> log_;  // writes since the compaction's snapshot
+  std::thread compactor_;                            // the last background compaction
+  std::size_t compactions_done_ = 0;
+  std::size_t failed_delta_ = 0;  // delta size when a background compaction last failed
+  Status background_status_;
   // Guards only the pointer copy/swap (nanoseconds), never a write's work,
   // so a search cannot wait for an Add, Remove or compaction. (Not
   // std::atomic<std::shared_ptr>: libstdc++ 12's load() unlocks with relaxed
