@@ -132,6 +132,7 @@ CREATE TABLE signals (
 CREATE INDEX signals_case ON signals(case_id);
 CREATE INDEX signals_report ON signals(report_id);
 CREATE INDEX signals_state ON signals(state, id);
+CREATE INDEX signals_type_state ON signals(type, state, id);
 CREATE TABLE matches (
   id INTEGER PRIMARY KEY,
   signal_id INTEGER NOT NULL REFERENCES signals(id),
@@ -753,9 +754,10 @@ class SqliteStore final : public Store {
 
   Status ScanActive(const std::string& type, const std::function<bool(const StoredSignal&)>& fn) override {
     std::lock_guard<std::mutex> lock(mu_);
-    Stmt s(db_, "SELECT " + std::string(kSignalColumns) +
-                    " FROM signals WHERE state = 'active' AND (? = '' OR type = ?) ORDER BY id");
-    s.Bind(1, type).Bind(2, type);
+    // Two statements so that the typed scan can use signals_type_state.
+    Stmt s(db_, "SELECT " + std::string(kSignalColumns) + " FROM signals WHERE state = 'active'" +
+                    (type.empty() ? std::string() : std::string(" AND type = ?")) + " ORDER BY id");
+    if (!type.empty()) s.Bind(1, type);
     while (s.Step()) {
       if (!fn(ReadSignal(s))) break;
     }
