@@ -14,6 +14,7 @@ TAKEBACK_BUILD_PACKAGES=(
   libavformat-dev libavcodec-dev libswscale-dev libavutil-dev ffmpeg
   libdlib-dev libdlib-data libopenblas0-pthread libblas-dev liblapack-dev  # faces (issue 5)
   libicu-dev  # Unicode normalisation for doxxing detection, src/text (issue 6)
+  chromium  # headless check that report.html runs no injected script (issue 6 integration test)
 )
 
 # The README example: real photographs (BSD-3-Clause, The Go Authors) from the

@@ -1,0 +1,160 @@
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "scan/report.h"
+#include "scan/telegram.h"
+
+namespace takeback::scan {
+namespace {
+
+class Collect final : public TelegramVisitor {
+ public:
+  void OnChat(const TelegramChat& chat) override { chats.push_back(chat); }
+  void OnMessage(const TelegramChat& chat, TelegramMessage&& message) override {
+    chat_of.push_back(chat.name);
+    messages.push_back(std::move(message));
+  }
+  void OnWarning(const std::string& warning) override { warnings.push_back(warning); }
+
+  std::vector<TelegramChat> chats;
+  std::vector<std::string> chat_of;
+  std::vector<TelegramMessage> messages;
+  std::vector<std::string> warnings;
+};
+
+Result<TelegramReadResult> Read(const std::string& text, Collect& out, const TelegramReadLimits& limits = {}) {
+  std::istringstream in(text);
+  return ReadTelegramExport(in, out, limits);
+}
+
+TEST(TelegramTest, SingleChatWithEveryField) {
+  const std::string text = R"j({"name":"room","type":"private_supergroup","id":1876543210,"messages":[
+    {"id":1,"type":"service","actor":"a","actor_id":"user1","action":"invite_members","text":""},
+    {"id":2,"type":"message","date":"2024-08-20T21:15:07","date_unixtime":"1724188507","from":"jh","from_id":"user2",
+     "forwarded_from":"free room","reply_to_message_id":1,"edited":"2024-08-20T21:21:30","edited_unixtime":"1724188890",
+     "self_destruct_period_seconds":30,"photo":"photos/p.jpg","photo_file_size":59266,"width":320,"height":240,
+     "text":["hi ",{"type":"mention","text":"@minsu"}," bye"],"text_entities":[{"type":"plain","text":"hi "}]},
+    {"id":3,"type":"message","from":null,"from_id":"user3","file":"(File not included. Change data exporting settings to download.)",
+     "thumbnail":"files/t_thumb.jpg","file_name":"a.mov","file_size":48234496,"media_type":"video_file",
+     "mime_type":"video/quicktime","duration_seconds":61,"text":"plain"}
+  ]})j";
+  Collect c;
+  Result<TelegramReadResult> r = Read(text, c);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->chats, 1U);
+  EXPECT_EQ(r->messages, 3U);
+  ASSERT_EQ(c.chats.size(), 1U);
+  EXPECT_EQ(c.chats[0].name, "room");
+  EXPECT_EQ(c.chats[0].id, 1876543210);
+  ASSERT_EQ(c.messages.size(), 3U);
+  EXPECT_EQ(c.messages[0].type, "service");
+  EXPECT_EQ(c.messages[0].from_id, "user1");  // actor_id for service messages
+  const TelegramMessage& m = c.messages[1];
+  EXPECT_EQ(m.id, 2);
+  EXPECT_EQ(m.date_unixtime, 1724188507);
+  EXPECT_EQ(m.from, "jh");
+  EXPECT_EQ(m.forwarded_from, "free room");
+  EXPECT_EQ(m.reply_to_message_id, 1);
+  EXPECT_EQ(m.edited_unixtime, 1724188890);
+  EXPECT_EQ(m.self_destruct_period_seconds, 30);
+  EXPECT_EQ(m.file_size, 59266);
+  EXPECT_EQ(m.text, "hi @minsu bye");
+  ASSERT_EQ(m.media.size(), 1U);
+  EXPECT_EQ(m.media[0].field, "photo");
+  EXPECT_EQ(m.media[0].path, "photos/p.jpg");
+  const TelegramMessage& v = c.messages[2];
+  EXPECT_TRUE(v.from_null);
+  EXPECT_EQ(v.text, "plain");
+  ASSERT_EQ(v.media.size(), 2U);
+  EXPECT_EQ(v.media[0].field, "file");
+  EXPECT_TRUE(v.media[0].path.empty());
+  EXPECT_NE(v.media[0].placeholder.find("File not included"), std::string::npos);
+  EXPECT_EQ(v.media[1].field, "thumbnail");
+  EXPECT_EQ(v.media[1].path, "files/t_thumb.jpg");
+  EXPECT_EQ(v.duration_seconds, 61);
+  EXPECT_EQ(TelegramMessageLink(c.chats[0], 2), "https://t.me/c/1876543210/2");
+}
+
+TEST(TelegramTest, WholeAccountExport) {
+  const std::string text = R"({"about":"x","personal_information":{"user_id":5,"first_name":"me"},
+    "chats":{"about":"y","list":[
+      {"name":"a","type":"personal_chat","id":11,"messages":[{"id":1,"type":"message","text":"x"}]},
+      {"name":"b","type":"public_channel","id":-1001234,"messages":[{"id":7,"type":"message","text":"y"},{"id":8}]}
+    ]},
+    "left_chats":{"list":[{"name":"c","type":"private_group","id":13,"messages":[]}]}})";
+  Collect c;
+  Result<TelegramReadResult> r = Read(text, c);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->chats, 3U);
+  EXPECT_EQ(r->messages, 3U);
+  EXPECT_EQ(c.chat_of, (std::vector<std::string>{"a", "b", "b"}));
+  EXPECT_EQ(c.chats[1].type, "public_channel");
+  EXPECT_EQ(TelegramMessageLink(c.chats[0], 1), "");                       // personal chats have no link
+  EXPECT_EQ(TelegramMessageLink(c.chats[1], 7), "https://t.me/c/1234/7");  // -100 prefix dropped
+}
+
+TEST(TelegramTest, TruncatedAndInvalidInputGiveErrorsAfterDeliveringWhatWasRead) {
+  const std::string good =
+      R"({"name":"r","type":"private_group","id":1,"messages":[{"id":1,"text":"a"},{"id":2,"text":"b"},)";
+  Collect c;
+  Result<TelegramReadResult> r = Read(good + R"({"id":3,"te)", c);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), ErrorCode::kCorrupt);
+  EXPECT_NE(r.status().message().find("at byte"), std::string::npos) << r.status().message();
+  EXPECT_NE(r.status().message().find("2 messages were read"), std::string::npos) << r.status().message();
+  EXPECT_EQ(c.messages.size(), 2U);
+
+  for (const std::string& bad : std::vector<std::string>{"", "nul", "{\"messages\":[}", "[1,2,3]", "{\"a\":1}",
+                                                         "{\"messages\":[]} trailing", std::string(5000, '[')}) {
+    Collect d;
+    Result<TelegramReadResult> e = Read(bad, d);
+    EXPECT_FALSE(e.ok()) << bad.substr(0, 40);
+  }
+}
+
+TEST(TelegramTest, OversizedMessagesAreSkippedWithAWarning) {
+  const std::string big(2000, 'x');
+  const std::string text =
+      R"({"name":"r","messages":[{"id":1,"text":")" + big + R"(","photo":"p.jpg"},{"id":2,"text":"ok"}]})";
+  Collect c;
+  TelegramReadLimits limits;
+  limits.max_message_bytes = 1000;
+  Result<TelegramReadResult> r = Read(text, c, limits);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(c.messages.size(), 1U);
+  EXPECT_EQ(c.messages[0].id, 2);
+  ASSERT_EQ(c.warnings.size(), 1U);
+  EXPECT_NE(c.warnings[0].find("skipped"), std::string::npos);
+}
+
+TEST(ReportTest, HtmlEscapesEverythingFromTheExport) {
+  ScanReport report;
+  report.tool = "t";
+  MatchRecord m;
+  m.source.kind = "telegram";
+  m.source.chat_name = "<b>chat</b>";
+  m.source.sender_name = "\"><script>alert(1)</script>";
+  m.source.text = "<img src=x onerror=alert(2)> & 'q'";
+  m.source.link = "javascript:alert(3)\"";
+  m.source.message_id = 5;
+  m.file.path = "photos/<x>.jpg";
+  m.signal_type = "pdq";
+  report.matches.push_back(m);
+  report.cases.push_back({"case.json", "<ref>", 1, {}});
+  const std::string html = FormatReportHtml(report, {});
+  EXPECT_EQ(html.find("<script>alert"), std::string::npos);
+  EXPECT_EQ(html.find("<img src=x"), std::string::npos);
+  EXPECT_EQ(html.find("<b>chat"), std::string::npos);
+  EXPECT_NE(html.find("&lt;img src=x onerror=alert(2)&gt; &amp; &#39;q&#39;"), std::string::npos);
+  EXPECT_NE(html.find("&quot;&gt;&lt;script&gt;"), std::string::npos);
+  EXPECT_NE(html.find("Content-Security-Policy"), std::string::npos);
+  EXPECT_EQ(html.find("http://"), std::string::npos);
+  const std::string json = FormatReportJson(report);
+  EXPECT_NE(json.find("\"matches\""), std::string::npos);
+}
+
+}  // namespace
+}  // namespace takeback::scan
