@@ -1,6 +1,7 @@
 #include "cli/faces_command.h"
 
 #include <cstdint>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -49,19 +50,35 @@ Options:
       --landmarks FILE   dlib 68-point shape predictor (default: Debian
                          libdlib-data's file)
       --max-pixels N     refuse images with more than N pixels (default 100000000)
+      --match PHOTO      compare every face found with this person's face:
+                         the largest face in PHOTO. Repeat it with several
+                         photos of the same person (different days, light,
+                         angles): a face's distance is its smallest distance
+                         to any of them, which keeps true matches low
+      --threshold D      the distance at or under which a face is reported as
+                         a possible match (default 0.5; see below)
   -h, --help             show this help
 
 Output: one JSON object per line and image:
   {"path":"a.jpg","width":W,"height":H,"faces":[{"box":{"left":..,"top":..,
    "right":..,"bottom":..},"score":1.2,"rotation":0,"descriptor":[128 numbers]}],
    "truncated":false}
+With --match, each face also has
+  "match":{"distance":0.43,"closest":"her-2.jpg","threshold":0.5,
+           "matched":true,"review_required":true}
+A match is only a lead: review_required is always true. Different people
+can lie under any threshold (photos of different East Asian women were
+measured 0.55-0.60 apart); the default 0.5 and the minimum over several
+photos are chosen to keep such pairs out (docs/BENCHMARKS.md, "Faces").
 A file that fails gives {"path":"...","error":{"code":"corrupt","message":"..."}}.
 
 Exit status: 0 success, 1 some inputs failed, 2 bad command line or models
 missing.
 )";
 
-constexpr std::array<OptionSpec, 9> kOptionSpecs = {{
+constexpr std::array<OptionSpec, 11> kOptionSpecs = {{
+    {"match", '\0', true},
+    {"threshold", '\0', true},
     {"recursive", 'r', false},
     {"chips", '\0', true},
     {"max-faces", '\0', true},
@@ -81,6 +98,14 @@ struct FacesOptions {
   face::ModelPaths models = face::DefaultModelPaths();
   media::DecodeOptions decode;
   std::vector<std::string> inputs;
+  std::vector<std::string> match_photos;  // --match, in order
+  float threshold = face::kDefaultFaceMatchThreshold;
+};
+
+// One registered face of the person --match looks for.
+struct Registered {
+  std::string path;
+  face::Descriptor descriptor;
 };
 
 Result<FacesOptions> ParseFacesOptions(std::span<const std::string> args) {
@@ -116,6 +141,18 @@ Result<FacesOptions> ParseFacesOptions(std::span<const std::string> args) {
     options.chips_dir = *dir;
     options.detect.keep_chips = true;
   }
+  for (const auto& [name, value] : parsed->options) {
+    if (name == "match") options.match_photos.push_back(value);
+  }
+  if (const std::optional<std::string> t = parsed->Value("threshold")) {
+    char* end = nullptr;
+    const double v = std::strtod(t->c_str(), &end);
+    if (t->empty() || end != t->c_str() + t->size() || !(v > 0) || v > 4) {
+      return InvalidArgument("--threshold needs a distance over 0 and at most 4 (default 0.5)");
+    }
+    if (options.match_photos.empty()) return InvalidArgument("--threshold needs --match");
+    options.threshold = static_cast<float>(v);
+  }
   options.inputs = std::move(parsed->positionals);
   if (options.inputs.empty()) return InvalidArgument("no files given");
   return options;
@@ -137,18 +174,49 @@ Status WritePpm(const std::filesystem::path& path, const media::Image& chip) {
   return Status::Ok();
 }
 
-Result<nlohmann::json> ProcessFile(const std::string& path, const FacesOptions& options, face::FaceAnalyzer& analyzer,
-                                   std::size_t index) {
+Result<face::FaceResult> AnalyzeFile(const std::string& path, const face::DetectOptions& detect,
+                                     const media::DecodeOptions& decode, face::FaceAnalyzer& analyzer,
+                                     media::Image* image) {
   Result<std::vector<std::uint8_t>> bytes = ReadFileLimited(path, kDefaultMaxFileSize);
   if (!bytes.ok()) return bytes.status();
-  Result<media::Image> image = media::DecodeImage(*bytes, options.decode);
-  if (!image.ok()) return image.status();
-  Result<face::FaceResult> result = analyzer.Analyze(*image, options.detect);
+  Result<media::Image> decoded = media::DecodeImage(*bytes, decode);
+  if (!decoded.ok()) return decoded.status();
+  *image = std::move(*decoded);
+  return analyzer.Analyze(*image, detect);
+}
+
+// The largest face of each --match photo. Errors name the photo: one that
+// cannot be read or holds no face is a usage error (nothing to compare with).
+Result<std::vector<Registered>> LoadRegistered(const FacesOptions& options, face::FaceAnalyzer& analyzer) {
+  std::vector<Registered> registered;
+  face::DetectOptions detect = options.detect;
+  detect.keep_chips = false;
+  for (const std::string& path : options.match_photos) {
+    media::Image image;
+    Result<face::FaceResult> r = AnalyzeFile(path, detect, options.decode, analyzer, &image);
+    if (!r.ok()) return Status(r.status().code(), "--match " + path + ": " + r.status().message());
+    if (r->faces.empty()) return InvalidArgument("--match " + path + ": no face found in this photo");
+    const auto area = [](const face::Box& b) {
+      return static_cast<std::int64_t>(b.right - b.left) * static_cast<std::int64_t>(b.bottom - b.top);
+    };
+    const face::Face* largest = &r->faces.front();
+    for (const face::Face& f : r->faces) {
+      if (area(f.box) > area(largest->box)) largest = &f;
+    }
+    registered.push_back({path, largest->descriptor});
+  }
+  return registered;
+}
+
+Result<nlohmann::json> ProcessFile(const std::string& path, const FacesOptions& options, face::FaceAnalyzer& analyzer,
+                                   const std::vector<Registered>& registered, std::size_t index) {
+  media::Image image;
+  Result<face::FaceResult> result = AnalyzeFile(path, options.detect, options.decode, analyzer, &image);
   if (!result.ok()) return result.status();
   nlohmann::json value;
   value["path"] = path;
-  value["width"] = image->width;
-  value["height"] = image->height;
+  value["width"] = image.width;
+  value["height"] = image.height;
   value["faces"] = nlohmann::json::array();
   int n = 0;
   for (const face::Face& f : result->faces) {
@@ -157,6 +225,22 @@ Result<nlohmann::json> ProcessFile(const std::string& path, const FacesOptions& 
     face["score"] = f.score;
     face["rotation"] = f.rotation;
     face["descriptor"] = f.descriptor;
+    if (!registered.empty()) {
+      const Registered* closest = nullptr;
+      float distance = 0;
+      for (const Registered& r : registered) {
+        const float d = face::DescriptorDistance(f.descriptor, r.descriptor);
+        if (closest == nullptr || d < distance) {
+          closest = &r;
+          distance = d;
+        }
+      }
+      face["match"] = {{"distance", distance},
+                       {"closest", closest->path},
+                       {"threshold", options.threshold},
+                       {"matched", distance <= options.threshold},
+                       {"review_required", true}};
+    }
     if (!options.chips_dir.empty()) {
       // The index keeps names unique when two inputs share a file name.
       const std::string name = std::to_string(index) + "-" + std::filesystem::path(path).stem().string() + "-face" +
@@ -191,11 +275,16 @@ int RunFacesCommand(std::span<const std::string> args, const CommandIo& io) {
     io.err << "takeback faces: " << analyzer.status().ToString() << "\n";
     return kExitUsage;
   }
+  Result<std::vector<Registered>> registered = LoadRegistered(*options, **analyzer);
+  if (!registered.ok()) {
+    io.err << "takeback faces: " << registered.status().ToString() << "\n";
+    return kExitUsage;
+  }
   int exit_code = kExitOk;
   std::size_t index = 0;
   for (const InputItem& item : CollectInputs(options->inputs, options->recursive, io.in)) {
-    Result<nlohmann::json> value =
-        item.error.ok() ? ProcessFile(item.path, *options, **analyzer, index) : Result<nlohmann::json>(item.error);
+    Result<nlohmann::json> value = item.error.ok() ? ProcessFile(item.path, *options, **analyzer, *registered, index)
+                                                   : Result<nlohmann::json>(item.error);
     ++index;
     if (!value.ok()) {
       exit_code = kExitSomeFailed;

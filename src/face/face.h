@@ -14,6 +14,7 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,20 @@ using Descriptor = std::array<float, kDescriptorSize>;
 
 // Euclidean distance between two descriptors.
 float DescriptorDistance(const Descriptor& a, const Descriptor& b);
+
+// Two faces whose descriptors lie at most this far apart are reported as a
+// possible match: a lead for human review (review_required), never proof and
+// never a takedown by itself. Chosen below dlib's published 0.6 because
+// photos of different East Asian women were measured 0.55-0.60 apart; a
+// victim registers several photos and a candidate is scored by its minimum
+// distance to them, which brings true matches (about 0.3-0.45) further under
+// it. Calibration and its limits: docs/BENCHMARKS.md, "Faces (issue 5)";
+// docs/formats/face.md, "Known weakness".
+inline constexpr float kDefaultFaceMatchThreshold = 0.5F;
+
+// The smallest distance from `candidate` to any of `registered` (a person's
+// several registered photos), or +infinity when `registered` is empty.
+float MinimumDistance(const Descriptor& candidate, std::span<const Descriptor> registered);
 
 // Where the models live. The defaults are Debian's libdlib-data file and the
 // files scripts/fetch-models puts in models/ (relative to the working

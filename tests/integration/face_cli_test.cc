@@ -143,7 +143,7 @@ TEST_F(FaceCliTest, CmykAndGreyCopiesOfAFaceMatchTheColourOriginal) {
     SCOPED_TRACE(lines[i].value("path", ""));
     EXPECT_EQ(face["box"], original["box"]);
     EXPECT_EQ(face["rotation"], 0);
-    // The same face: far closer than the 0.55 match threshold (measured
+    // The same face: far closer than the 0.5 match threshold (measured
     // 0.04 for CMYK, 0.13 for grey, which loses the colour).
     EXPECT_LT(Distance(face["descriptor"], original["descriptor"]), 0.25);
   }
@@ -176,6 +176,60 @@ TEST_F(FaceCliTest, BadInputsAmongGoodOnesAndMissingModels) {
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_TRUE(r.out.empty()) << r.out;
   EXPECT_NE(r.err.find("fetch-models"), std::string::npos) << r.err;
+}
+
+// --match: the face-swap deepfake against the donor's and the target's
+// photos registered separately; every face match carries review_required
+// and its distance; a --match photo without a face is a usage error.
+TEST_F(FaceCliTest, MatchReportsDistanceAndAlwaysRequiresReview) {
+  const std::string donor = (kFaceDir / "swap-donor-B.jpg").string();
+  const std::string target = (kFaceDir / "swap-target-A.jpg").string();
+  const std::string swap = (kFaceDir / "swap-result-B-on-A.jpg").string();
+  const std::string other = (kFaceDir / "messi5.jpg").string();
+  RunResult r = Faces({"--match", donor, swap, other});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::vector<nlohmann::json> lines = JsonLines(r.out);
+  ASSERT_EQ(lines.size(), 2U) << r.out;
+  ASSERT_EQ(lines[0]["faces"].size(), 1U) << lines[0].dump();
+  const nlohmann::json swap_to_donor = lines[0]["faces"][0]["match"];
+  EXPECT_EQ(swap_to_donor.value("closest", ""), donor);
+  EXPECT_EQ(swap_to_donor.value("matched", false), true) << swap_to_donor.dump();
+  EXPECT_EQ(swap_to_donor.value("review_required", false), true);
+  EXPECT_DOUBLE_EQ(swap_to_donor.value("threshold", 0.0), 0.5);
+  const double d_donor = swap_to_donor.value("distance", 9.0);
+  EXPECT_GT(d_donor, 0.3);
+  EXPECT_LT(d_donor, 0.5);
+  ASSERT_EQ(lines[1]["faces"].size(), 1U) << lines[1].dump();
+  EXPECT_EQ(lines[1]["faces"][0]["match"].value("matched", true), false) << lines[1].dump();
+  EXPECT_EQ(lines[1]["faces"][0]["match"].value("review_required", false), true);
+
+  // The target A's photo: A's head, B's face; no match at the default.
+  r = Faces({"--match", target, swap});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  lines = JsonLines(r.out);
+  ASSERT_EQ(lines.size(), 1U) << r.out;
+  const nlohmann::json swap_to_target = lines[0]["faces"][0]["match"];
+  EXPECT_EQ(swap_to_target.value("matched", true), false) << swap_to_target.dump();
+  EXPECT_GT(swap_to_target.value("distance", 0.0), d_donor + 0.1);
+  // Both registered: the minimum, the donor, wins; a looser threshold is echoed.
+  r = Faces({"--match", target, "--match", donor, "--threshold", "0.7", swap});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  lines = JsonLines(r.out);
+  ASSERT_EQ(lines.size(), 1U) << r.out;
+  const nlohmann::json both = lines[0]["faces"][0]["match"];
+  EXPECT_EQ(both.value("closest", ""), donor);
+  EXPECT_DOUBLE_EQ(both.value("distance", 0.0), d_donor);
+  EXPECT_NEAR(both.value("threshold", 0.0), 0.7, 1e-6);
+
+  r = Faces({"--match", (kFaceDir / "dogs.jpg").string(), swap});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_TRUE(r.out.empty()) << r.out;
+  EXPECT_NE(r.err.find("no face"), std::string::npos) << r.err;
+  r = Faces({"--threshold", "0.4", swap});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--threshold needs --match"), std::string::npos) << r.err;
+  r = Faces({"--match", donor, "--threshold", "-1", swap});
+  EXPECT_EQ(r.exit_code, 2);
 }
 
 }  // namespace

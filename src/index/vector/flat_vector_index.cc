@@ -33,6 +33,11 @@ constexpr std::size_t kSegmentVectors = kSegmentBlocks * kLanes;
 // Blocks scanned by a whole batch of queries before moving on, so that they
 // stay in the L2 cache while every query of the batch visits them.
 constexpr std::size_t kChunkBlocks = 8;  // 128 vectors, 64 KiB at 128-d
+// Queries per kernel call (up to kMaxKernelQueries). A block is abandoned
+// only when it is far from every query of the call, so fewer queries exit
+// earlier; 2 measured 15-25% faster than 4 at 100k (the chunk is in cache
+// either way).
+constexpr std::size_t kQueriesPerCall = 2;
 
 struct AlignedFree {
   void operator()(float* p) const { std::free(p); }
@@ -362,15 +367,15 @@ class FlatVectorIndex final : public VectorIndex {
   }
 
   // Runs `states` over every block of `snap`: chunk by chunk, every group of
-  // up to kMaxKernelQueries queries over the chunk.
+  // kQueriesPerCall queries over the chunk.
   void Scan(const Snapshot& snap, std::span<QueryState> states) const {
     const std::size_t dim = static_cast<std::size_t>(dim_);
     float out[kMaxKernelQueries * kLanes];
     const float* qptr[kMaxKernelQueries];
     float bounds[kMaxKernelQueries];
     auto scan_blocks = [&](const SegmentView& s, std::size_t first, std::size_t count) {
-      for (std::size_t g = 0; g < states.size(); g += kMaxKernelQueries) {
-        const int n = static_cast<int>(std::min<std::size_t>(kMaxKernelQueries, states.size() - g));
+      for (std::size_t g = 0; g < states.size(); g += kQueriesPerCall) {
+        const int n = static_cast<int>(std::min<std::size_t>(kQueriesPerCall, states.size() - g));
         for (int j = 0; j < n; ++j) qptr[j] = states[g + static_cast<std::size_t>(j)].query;
         for (std::size_t b = first; b < first + count; ++b) {
           for (int j = 0; j < n; ++j) bounds[j] = states[g + static_cast<std::size_t>(j)].bound;
