@@ -3,10 +3,13 @@
 #include <sys/mman.h>
 
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
+#include <mutex>
 #include <queue>
 #include <span>
 #include <thread>
@@ -67,6 +70,31 @@ void ForEachNeighbour(std::uint32_t v, int first_bit, int bits, int t, F& f) {
   f(v);
   if (t == 0) return;
   for (int i = first_bit; i < bits; ++i) ForEachNeighbour(v ^ (std::uint32_t{1} << i), i + 1, bits, t - 1, f);
+}
+
+// Probes never enumerate more than this many masks per chunk (PlanProbes
+// scans instead).
+constexpr double kMaxBallMasks = 1 << 22;
+constexpr int kMaxMaskBits = 24;
+
+// The XOR masks of `bits` bits with weight <= t, by increasing weight;
+// computed once per (bits, t) and kept. Precondition: bits <= 24 and
+// Ball(bits, t) <= kMaxBallMasks.
+std::span<const std::uint32_t> BallMasks(int bits, int t) {
+  t = std::min(t, bits);
+  struct Slot {
+    std::once_flag once;
+    std::vector<std::uint32_t> masks;
+  };
+  static std::array<std::array<Slot, kMaxMaskBits + 1>, kMaxMaskBits + 1> slots;
+  Slot& slot = slots[static_cast<std::size_t>(bits)][static_cast<std::size_t>(t)];
+  std::call_once(slot.once, [&slot, bits, t] {
+    auto visit = [&slot](std::uint32_t v) { slot.masks.push_back(v); };
+    ForEachNeighbour(0, 0, bits, t, visit);
+    std::stable_sort(slot.masks.begin(), slot.masks.end(),
+                     [](std::uint32_t a, std::uint32_t b) { return std::popcount(a) < std::popcount(b); });
+  });
+  return slot.masks;
 }
 
 bool IsRemoved(const Snapshot& snap, std::uint32_t pos) {
@@ -130,6 +158,7 @@ void PlanProbes(Base* base) {
   auto cost = [&](std::size_t c, int t) {
     if (t < 0) return 0.0;
     const ChunkTable& table = base->tables[c];
+    if (Ball(table.bits - table.group_bits, t) > kMaxBallMasks) return std::numeric_limits<double>::infinity();
     return kLineCost * Ball(table.bits - table.group_bits, t) +
            kCandidateCost * Ball(table.bits, t) * n / std::ldexp(1.0, table.bits);
   };
@@ -620,83 +649,165 @@ namespace {
          __builtin_popcountll(a.words[2] ^ b.words[2]) + __builtin_popcountll(a.words[3] ^ b.words[3]);
 }
 
-// How many steps each stage of the probe pipeline runs ahead of the next:
-// each stage keeps about this many cache misses in flight.
-constexpr std::size_t kLag = 16;
+// How many lines ahead of its use a bucket line is prefetched, and how many
+// candidates ahead of its verification a candidate hash is prefetched: each
+// keeps about this many cache misses in flight.
+constexpr std::size_t kLineLag = 32;
+constexpr std::size_t kCandidateLag = 32;
+constexpr std::size_t kRing = 64;  // > kCandidateLag, a power of two
+static_assert((kRing & (kRing - 1)) == 0 && kRing > kCandidateLag);
 
-// The multi-index-hashing probe of one query, as a software pipeline over the
-// bucket keys so that the cache misses of different keys overlap: stage 1
-// prefetches a key's bucket line; stage 2, kLag keys later, reads the bucket's
-// positions from it and prefetches their hashes (or, for a group that
-// overflowed its line, prefetches the overflow record and defers the key);
-// stage 3 verifies each candidate kLag candidates after it was found.
+// XOR masks of g <= kMaxGroupBits bits ordered by weight, and how many have
+// weight <= w.
+struct LowMasks {
+  std::array<std::uint8_t, 16> masks{};
+  std::array<std::uint8_t, kMaxGroupBits + 1> up_to{};
+};
+constexpr std::array<LowMasks, kMaxGroupBits + 1> MakeLowMasks() {
+  std::array<LowMasks, kMaxGroupBits + 1> all{};
+  for (int g = 0; g <= kMaxGroupBits; ++g) {
+    std::size_t k = 0;
+    for (int w = 0; w <= g; ++w) {
+      for (int v = 0; v < (1 << g); ++v) {
+        if (std::popcount(static_cast<unsigned>(v)) == w) all[g].masks[k++] = static_cast<std::uint8_t>(v);
+      }
+      all[g].up_to[w] = static_cast<std::uint8_t>(k);
+    }
+    for (int w = g + 1; w <= kMaxGroupBits; ++w) all[g].up_to[w] = static_cast<std::uint8_t>(k);
+  }
+  return all;
+}
+constexpr std::array<LowMasks, kMaxGroupBits + 1> kLowMasks = MakeLowMasks();
+
+// One bucket line to read: chunk, the weight left for the low (in-line) bits,
+// and the line index.
+struct LineJob {
+  std::uint32_t line;
+  std::uint16_t chunk;
+  std::uint16_t low_weight;
+};
+
+// The state of one query's probe.
+struct Probe {
+  const Snapshot& snap;
+  const Base& base;
+  const PdqHash& query;
+  int radius;
+  const std::vector<int>& probe_radii;
+  std::vector<Neighbor>* out;
+  std::array<std::uint32_t, kMaxChunks> query_keys{};
+  std::array<std::uint64_t, kRing> ring{};  // candidates: position << 8 | chunk
+  std::size_t ring_in = 0;
+  std::size_t ring_out = 0;
+};
+
+[[gnu::always_inline]] inline void Verify(Probe& p, std::uint64_t candidate) {
+  const auto pos = static_cast<std::uint32_t>(candidate >> 8);
+  const PdqHash& h = p.base.hashes[pos];
+  const int d = Distance(h, p.query);
+  if (d > p.radius) return;
+  // Report a hash only from the first chunk that can produce it.
+  const std::size_t via = candidate & 0xff;
+  for (std::size_t c = 0; c < via; ++c) {
+    if (p.probe_radii[c] < 0) continue;
+    const ChunkTable& table = p.base.tables[c];
+    if (__builtin_popcount(ExtractChunk(h, table.start_bit, table.bits) ^ p.query_keys[c]) <= p.probe_radii[c]) return;
+  }
+  if (!IsRemoved(p.snap, pos)) p.out->push_back({p.base.ids[pos], d});
+}
+
+// Queues the positions [first, first + count) of chunk c for verification.
+[[gnu::always_inline]] inline void Candidates(Probe& p, const std::uint32_t* first, std::uint32_t count,
+                                              std::uint32_t c) {
+  for (std::uint32_t k = 0; k < count; ++k) {
+    __builtin_prefetch(p.base.hashes + first[k]);
+    p.ring[p.ring_in++ % kRing] = (std::uint64_t{first[k]} << 8) | c;
+    if (p.ring_in - p.ring_out > kCandidateLag) Verify(p, p.ring[p.ring_out++ % kRing]);
+  }
+}
+
+// The buckets of one line that lie within the job's weight of the query.
+// Returns false when the line's group overflowed (the caller defers it).
+[[gnu::always_inline]] inline bool ReadLine(Probe& p, const LineJob& job) {
+  const ChunkTable& table = p.base.tables[job.chunk];
+  const std::uint32_t* line = table.lines + static_cast<std::size_t>(job.line) * kLineWords;
+  const std::uint64_t header = line[0] | (std::uint64_t{line[1]} << 32);
+  const int g = table.group_bits;
+  const std::uint32_t group = 1U << g;
+  if (((header >> (4 * (group - 1))) & 15) == kOverflowMark) {
+    __builtin_prefetch(table.overflow + line[kLineHeaderWords]);
+    return false;
+  }
+  const std::uint32_t low = p.query_keys[job.chunk] & (group - 1);
+  const LowMasks& masks = kLowMasks[static_cast<std::size_t>(g)];
+  const std::size_t count = masks.up_to[std::min<std::size_t>(job.low_weight, kMaxGroupBits)];
+  for (std::size_t i = 0; i < count; ++i) {
+    const std::uint32_t j = low ^ masks.masks[i];
+    const auto start = j == 0 ? 0U : static_cast<std::uint32_t>(header >> (4 * (j - 1))) & 15;
+    const auto end = static_cast<std::uint32_t>(header >> (4 * j)) & 15;
+    Candidates(p, line + kLineHeaderWords + start, end - start, job.chunk);
+  }
+  return true;
+}
+
+// An overflowed group's buckets (its record was prefetched by ReadLine).
+[[gnu::always_inline]] inline void ReadOverflow(Probe& p, const LineJob& job) {
+  const ChunkTable& table = p.base.tables[job.chunk];
+  const int g = table.group_bits;
+  const std::uint32_t group = 1U << g;
+  const std::uint32_t* record =
+      table.overflow + table.lines[static_cast<std::size_t>(job.line) * kLineWords + kLineHeaderWords];
+  const std::uint32_t low = p.query_keys[job.chunk] & (group - 1);
+  const LowMasks& masks = kLowMasks[static_cast<std::size_t>(g)];
+  const std::size_t count = masks.up_to[std::min<std::size_t>(job.low_weight, kMaxGroupBits)];
+  for (std::size_t i = 0; i < count; ++i) {
+    const std::uint32_t j = low ^ masks.masks[i];
+    const std::uint32_t start = j == 0 ? 0 : record[j - 1];
+    Candidates(p, record + group + start, record[j] - start, job.chunk);
+  }
+}
+
+// The multi-index-hashing probe of one query. For each probed chunk c with
+// probe radius t, the buckets within t of the query's chunk value are read
+// line by line: a line whose index differs from the query's line in w bits
+// holds the buckets whose in-line bits differ in <= t - w. The work is a
+// software pipeline so that cache misses overlap: a line is prefetched
+// kLineLag lines before it is read, a candidate's hash kCandidateLag
+// candidates before it is verified, and an overflow record (a line's second
+// miss) is read after all the lines.
 [[gnu::always_inline]] inline void ProbeImpl(const Snapshot& snap, const PdqHash& query, int radius,
                                              const std::vector<int>& probe_radii, std::vector<Neighbor>* out) {
-  const Base& base = *snap.base;
-  const std::size_t m = base.tables.size();
-  thread_local std::vector<std::uint32_t> keys;        // chunk << 24 | key
-  thread_local std::vector<std::uint32_t> deferred;    // keys whose group overflowed
-  thread_local std::vector<std::uint64_t> candidates;  // position << 8 | chunk
-  keys.clear();
+  Probe p{snap, *snap.base, query, radius, probe_radii, out};
+  const Base& base = p.base;
+  thread_local std::vector<LineJob> jobs;
+  thread_local std::vector<LineJob> deferred;
+  jobs.clear();
   deferred.clear();
-  candidates.clear();
-  std::array<std::uint32_t, kMaxChunks> query_keys{};
-  for (std::size_t c = 0; c < m; ++c) {
+  for (std::size_t c = 0; c < base.tables.size(); ++c) {
     const ChunkTable& table = base.tables[c];
-    query_keys[c] = ExtractChunk(query, table.start_bit, table.bits);
-    if (probe_radii[c] < 0) continue;
-    auto visit = [&](std::uint32_t key) { keys.push_back(static_cast<std::uint32_t>(c << 24) | key); };
-    ForEachNeighbour(query_keys[c], 0, table.bits, probe_radii[c], visit);
-  }
-  const std::size_t num_keys = keys.size();
-  std::size_t verified = 0;
-  auto verify = [&](std::uint64_t candidate) {
-    const auto pos = static_cast<std::uint32_t>(candidate >> 8);
-    const PdqHash& h = base.hashes[pos];
-    const int d = Distance(h, query);
-    if (d > radius) return;
-    // Report a hash only from the first chunk that can produce it.
-    const std::size_t via = candidate & 0xff;
-    for (std::size_t c = 0; c < via; ++c) {
-      if (probe_radii[c] < 0) continue;
-      const ChunkTable& table = base.tables[c];
-      if (__builtin_popcount(ExtractChunk(h, table.start_bit, table.bits) ^ query_keys[c]) <= probe_radii[c]) return;
-    }
-    if (!IsRemoved(snap, pos)) out->push_back({base.ids[pos], d});
-  };
-  auto emit = [&](std::uint32_t chunk_key) {
-    const ChunkTable& table = base.tables[chunk_key >> 24];
-    const std::uint32_t* first = nullptr;
-    const std::uint32_t count = BucketPositions(table, chunk_key & 0xffffff, &first);
-    for (std::uint32_t k = 0; k < count; ++k) {
-      __builtin_prefetch(base.hashes + first[k]);
-      candidates.push_back((std::uint64_t{first[k]} << 8) | (chunk_key >> 24));
-    }
-    while (verified + kLag < candidates.size()) verify(candidates[verified++]);
-  };
-  for (std::size_t i = 0; i < num_keys + kLag; ++i) {
-    if (i < num_keys) {
-      const ChunkTable& table = base.tables[keys[i] >> 24];
-      __builtin_prefetch(table.lines + static_cast<std::size_t>((keys[i] & 0xffffff) >> table.group_bits) * kLineWords);
-    }
-    if (i >= kLag) {
-      const std::uint32_t chunk_key = keys[i - kLag];
-      const ChunkTable& table = base.tables[chunk_key >> 24];
-      const std::uint32_t key = chunk_key & 0xffffff;
-      const std::uint32_t* line = table.lines + static_cast<std::size_t>(key >> table.group_bits) * kLineWords;
-      const std::uint32_t last_shift = 4 * ((1U << table.group_bits) - 1);
-      const std::uint32_t last = ((last_shift < 32 ? line[0] >> last_shift : line[1] >> (last_shift - 32))) & 15;
-      if (last == kOverflowMark) {
-        const std::uint32_t* record = table.overflow + line[kLineHeaderWords];
-        __builtin_prefetch(record + (key & ((1U << table.group_bits) - 1)));
-        deferred.push_back(chunk_key);
-        continue;
-      }
-      emit(chunk_key);
+    p.query_keys[c] = ExtractChunk(query, table.start_bit, table.bits);
+    const int t = probe_radii[c];
+    if (t < 0) continue;
+    const std::uint32_t query_line = p.query_keys[c] >> table.group_bits;
+    const std::span<const std::uint32_t> masks = BallMasks(table.bits - table.group_bits, t);
+    for (const std::uint32_t mask : masks) {
+      jobs.push_back(
+          {query_line ^ mask, static_cast<std::uint16_t>(c), static_cast<std::uint16_t>(t - std::popcount(mask))});
     }
   }
-  for (const std::uint32_t chunk_key : deferred) emit(chunk_key);
-  while (verified < candidates.size()) verify(candidates[verified++]);
+  const std::size_t num_jobs = jobs.size();
+  for (std::size_t i = 0; i < std::min(num_jobs, kLineLag); ++i) {
+    __builtin_prefetch(base.tables[jobs[i].chunk].lines + static_cast<std::size_t>(jobs[i].line) * kLineWords);
+  }
+  for (std::size_t i = 0; i < num_jobs; ++i) {
+    if (i + kLineLag < num_jobs) {
+      const LineJob& ahead = jobs[i + kLineLag];
+      __builtin_prefetch(base.tables[ahead.chunk].lines + static_cast<std::size_t>(ahead.line) * kLineWords);
+    }
+    if (!ReadLine(p, jobs[i])) deferred.push_back(jobs[i]);
+  }
+  for (const LineJob& job : deferred) ReadOverflow(p, job);
+  while (p.ring_out < p.ring_in) Verify(p, p.ring[p.ring_out++ % kRing]);
 }
 
 __attribute__((target("popcnt"))) void ProbePopcnt(const Snapshot& snap, const PdqHash& query, int radius,
