@@ -13,6 +13,7 @@ TAKEBACK_BUILD_PACKAGES=(
   libzip-dev zlib1g-dev unzip  # zip evidence bundles (issue 7); unzip for the standard-tool check
   libavformat-dev libavcodec-dev libswscale-dev libavutil-dev ffmpeg
   libdlib-dev libdlib-data libopenblas0-pthread libblas-dev liblapack-dev  # faces (issue 5)
+  libsqlite3-dev libcpp-httplib-dev libyaml-cpp-dev wrk bc curl  # service, its OpenAPI test and load bench (issue 4)
   libicu-dev  # Unicode normalisation for doxxing detection, src/text (issue 6)
   chromium  # headless check that report.html runs no injected script (issue 6 integration test)
 )

@@ -16,8 +16,10 @@
 #include "cli/evidence_command.h"
 #include "cli/faces_command.h"
 #include "cli/hash_command.h"
+#include "cli/match_command.h"
 #include "cli/register_command.h"
 #include "cli/scan_command.h"
+#include "cli/serve_command.h"
 
 #ifndef TAKEBACK_VERSION
 #define TAKEBACK_VERSION "unknown"
@@ -33,7 +35,7 @@ struct Command {
   std::string_view (*help)();
 };
 
-constexpr std::array<Command, 6> kCommands = {{
+constexpr std::array<Command, 8> kCommands = {{
     {"hash", "print PDQ hashes of images and vPDQ hashes of videos", &RunHashCommand, &HashCommandHelp},
     {"compare", "compare two images, videos or hash files (vPDQ match)", &RunCompareCommand, &CompareCommandHelp},
     {"evidence", "capture evidence into a signed log; export and verify court bundles", &RunEvidenceCommand,
@@ -41,12 +43,14 @@ constexpr std::array<Command, 6> kCommands = {{
     {"faces", "find faces and print their descriptors, for review", &RunFacesCommand, &FacesCommandHelp},
     {"register", "turn your images into signals (hashes, faces) on this machine", &RunRegisterCommand,
      &RegisterCommandHelp},
+    {"match", "check images and videos against a Takeback server's banks", &RunMatchCommand, &MatchCommandHelp},
+    {"serve", "run the case store and HTTP API (victims, platforms, reviewers)", &RunServeCommand, &ServeCommandHelp},
     {"scan", "find a case's images, face and details in Telegram exports and folders", &RunScanCommand,
      &ScanCommandHelp},
 }};
 
 // Named in the design, not built yet: say so instead of "unknown command".
-constexpr std::array<std::string_view, 2> kPlannedCommands = {"match", "serve"};
+constexpr std::array<std::string_view, 0> kPlannedCommands = {};
 
 const Command* FindCommand(std::string_view name) {
   for (const Command& command : kCommands) {

@@ -9,6 +9,7 @@
 
 #include "cli/args.h"
 #include "cli/inputs.h"
+#include "cli/register_client.h"
 #include "signals/signals.h"
 
 #ifndef TAKEBACK_VERSION
@@ -45,6 +46,11 @@ Options:
                          ignores case, width and, for phone numbers, spaces,
                          dashes and the country code
       --no-faces         do not look for faces (faster; no face models needed)
+      --server URL       send the signals to a Takeback server instead of (or,
+                         with --out, besides) writing a file: opens a case and
+                         prints its case number and PIN (shown only once)
+      --case NUMBER      with --server: add to this existing case (its PIN is
+                         read from $TAKEBACK_CASE_PIN, else from stdin)
   -r, --recursive        register every file below each DIR
       --model-dir DIR    folder with the face recognition model (default:
                          models/, or $TAKEBACK_MODEL_DIR; scripts/fetch-models
@@ -70,7 +76,9 @@ Examples:
 // Server mode (`--server URL`, the service engineer's register client) adds
 // its option here and its branch in RunRegisterCommand; offline mode is
 // complete without it.
-constexpr std::array<OptionSpec, 8> kOptionSpecs = {{
+constexpr std::array<OptionSpec, 10> kOptionSpecs = {{
+    {"server", '\0', true},
+    {"case", '\0', true},
     {"out", '\0', true},
     {"case-ref", '\0', true},
     {"watch-term", '\0', true},
@@ -89,6 +97,7 @@ struct RegisterOptions {
   std::vector<std::string> watch_terms;
   signals::MakeOptions make;
   std::vector<std::string> inputs;
+  RegisterServerOptions server;
 };
 
 Result<RegisterOptions> ParseRegisterOptions(std::span<const std::string> args) {
@@ -110,9 +119,13 @@ Result<RegisterOptions> ParseRegisterOptions(std::span<const std::string> args) 
         (std::filesystem::path(*dir) / "face_recognition_model-weights_manifest.json").string();
   }
   if (const std::optional<std::string> file = parsed->Value("landmarks")) options.make.models.shape_predictor = *file;
+  options.server.server = parsed->Value("server").value_or("");
+  options.server.case_number = parsed->Value("case").value_or("");
   const std::optional<std::string> out = parsed->Value("out");
-  if (!out || out->empty()) return InvalidArgument("--out FILE is required (where to write the signal set)");
-  options.out = *out;
+  if ((!out || out->empty()) && options.server.server.empty()) {
+    return InvalidArgument("--out FILE or --server URL is required (where to send the signal set)");
+  }
+  options.out = out.value_or("");
   options.inputs = std::move(parsed->positionals);
   if (options.inputs.empty()) return InvalidArgument("no files given");
   return options;
@@ -186,7 +199,10 @@ int RunRegisterCommand(std::span<const std::string> args, const CommandIo& io) {
     io.err << "takeback register: nothing to register; " << options->out << " not written\n";
     return kExitSomeFailed;
   }
-  // Server mode hooks in here: send `set` instead of (or besides) writing it.
+  if (!options->server.server.empty()) {
+    const int sent = SendSignalSetToServer(set, options->server, io);
+    if (sent != kExitOk || options->out.empty()) return sent != kExitOk ? sent : exit_code;
+  }
   const Status written = signals::WriteSignalSet(options->out, set);
   if (!written.ok()) {
     io.err << "takeback register: " << written.ToString() << "\n";

@@ -3,7 +3,10 @@
 # images (TAKEBACK_TESTDATA_DIR, default ../shared/testdata beside the repo),
 # tests/fuzz/seeds/ and tests/fuzz/regressions/.
 #
-#   run_fuzz.sh FUZZER SECONDS WORKDIR
+#   run_fuzz.sh FUZZER SECONDS WORKDIR [SEEDS_DIR]
+#
+# With SEEDS_DIR (a target that does not read images, e.g. the server's
+# request fuzzer), the corpus starts from SEEDS_DIR alone.
 #
 # WORKDIR keeps the growing corpus between runs (WORKDIR/corpus) and any
 # crash reproducers (WORKDIR/artifacts). Exits non-zero when the fuzzer finds
@@ -14,6 +17,7 @@ set -euo pipefail
 fuzzer=${1:?usage: run_fuzz.sh FUZZER SECONDS WORKDIR}
 seconds=${2:?usage: run_fuzz.sh FUZZER SECONDS WORKDIR}
 workdir=${3:?usage: run_fuzz.sh FUZZER SECONDS WORKDIR}
+own_seeds=${4:-}
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
@@ -25,7 +29,10 @@ max_len=${TAKEBACK_FUZZ_MAX_LEN:-262144}
 
 mkdir -p "$workdir/corpus" "$workdir/artifacts" "$workdir/seeds"
 rm -f "$workdir/seeds"/*
-if [[ -d "$testdata" ]]; then
+if [[ -n "$own_seeds" ]]; then
+  cp "$own_seeds"/* "$workdir/seeds/"
+  echo "run_fuzz: seeds from $own_seeds"
+elif [[ -d "$testdata" ]]; then
   n=0
   while IFS= read -r -d '' f; do
     # Flatten paths into unique names; libFuzzer only needs the bytes.
@@ -42,7 +49,9 @@ fi
 
 echo "run_fuzz: fuzzing $(basename "$fuzzer") for ${seconds}s"
 status=0
-"$fuzzer" "$workdir/corpus" "$workdir/seeds" "$here/seeds" "$here/regressions" \
+extra=("$here/seeds" "$here/regressions")
+[[ -n "$own_seeds" ]] && extra=()
+"$fuzzer" "$workdir/corpus" "$workdir/seeds" "${extra[@]}" \
   -max_total_time="$seconds" -max_len="$max_len" -rss_limit_mb=2048 -timeout=25 \
   -artifact_prefix="$workdir/artifacts/" -print_final_stats=1 || status=$?
 
