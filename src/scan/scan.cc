@@ -238,7 +238,7 @@ Result<MediaHashes> MediaHasher::HashUnguarded(const std::string& path) const {
       if (!opened.ok()) return opened.status();
       analyzer = std::move(*opened);
     }
-    face::DetectOptions detect;
+    face::DetectOptions detect = options_.detect;
     detect.parallel_passes = false;  // the scan already keeps every core busy
     Result<face::FaceResult> faces = analyzer->Analyze(*image, detect);
     {

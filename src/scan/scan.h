@@ -78,6 +78,9 @@ struct MediaHashes {
 struct HashOptions {
   bool faces = false;
   face::ModelPaths models = face::DefaultModelPaths();
+  // Face detection settings. parallel_passes is forced off (the scan keeps
+  // every core busy with files already).
+  face::DetectOptions detect;
   media::DecodeOptions decode;
   std::uint64_t max_image_bytes = std::uint64_t{256} << 20;
   std::uint64_t max_video_bytes = std::uint64_t{64} << 30;

@@ -338,3 +338,64 @@ TEST(ScanCliTest, UsageErrors) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(ScanPreserveTest, MatchedItemsGoIntoTheEvidenceLogAndABundleVerifies) {
+  if (!fs::exists(kExport / "result.json")) GTEST_SKIP() << "no Telegram test export at " << kExport;
+  TempDir dir("scan_preserve");
+  const std::string case_file = (dir.path() / "case.json").string();
+  ASSERT_EQ(Takeback(dir, {"register", "--no-faces", "--out", case_file, "--case-ref", "case-7",
+                           (kTestdata / "pdq/images/bridge-1-original.jpg").string()})
+                .exit_code,
+            0);
+  const std::string evidence = (dir.path() / "evidence").string();
+  const std::string key = (dir.path() / "sealing.key").string();
+  const RunResult r = Takeback(dir, {"scan", "--signals", case_file, "-o", (dir.path() / "out").string(), "--preserve",
+                                     evidence, "--sealing-key", key, "--user", "investigator-1", kExport.string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const json report = json::parse(ReadFile(dir.path() / "out/report.json"));
+  const json* rotated = FindMatch(report, 104, "pdq");
+  ASSERT_NE(rotated, nullptr);
+  ASSERT_TRUE(rotated->contains("evidence_index")) << rotated->dump(1);
+  // The log entry says where and when it was seen, and by whom it was captured.
+  const RunResult log = Takeback(dir, {"evidence", "log", "--json", "-d", evidence, "--sealing-key", key});
+  ASSERT_EQ(log.exit_code, 0) << log.err;
+  EXPECT_NE(log.out.find("\"message_id\":\"104\""), std::string::npos) << log.out;
+  EXPECT_NE(log.out.find("\"sender_id\":\"user5550101\""), std::string::npos) << log.out;
+  EXPECT_NE(log.out.find("\"observed_time\":\"2024-08-20T21:20:44Z\""), std::string::npos) << log.out;
+  EXPECT_NE(log.out.find("investigator-1"), std::string::npos) << log.out;
+  EXPECT_NE(log.out.find("case-7"), std::string::npos) << log.out;
+  // The sealed original exports into a bundle that verifies offline.
+  const std::string bundle = (dir.path() / "bundle").string();
+  const RunResult exported =
+      Takeback(dir, {"evidence", "export", "--case", "case-7", bundle, "-d", evidence, "--sealing-key", key});
+  ASSERT_EQ(exported.exit_code, 0) << exported.err;
+  const RunResult verified = Takeback(dir, {"evidence", "verify", bundle});
+  EXPECT_EQ(verified.exit_code, 0) << verified.out << verified.err;
+}
+
+TEST(ScanFolderTest, FolderScanFindsCopiesByContent) {
+  if (!fs::exists(kTestdata / "pdq/images/bridge-5-flipx.jpg")) GTEST_SKIP() << "no test data";
+  TempDir dir("scan_folder");
+  const std::string case_file = (dir.path() / "case.json").string();
+  ASSERT_EQ(Takeback(dir, {"register", "--no-faces", "--out", case_file,
+                           (kTestdata / "pdq/images/bridge-1-original.jpg").string()})
+                .exit_code,
+            0);
+  fs::create_directories(dir.path() / "disk/sub");
+  fs::copy_file(kTestdata / "pdq/images/bridge-5-flipx.jpg", dir.path() / "disk/sub/IMG_0001.dat");
+  fs::copy_file(kTestdata / "pdq/images/q0003.jpg", dir.path() / "disk/other.jpg");
+  WriteFile(dir.path() / "disk/notes.txt", "not an image");
+  const RunResult r = Takeback(
+      dir, {"scan", "--signals", case_file, "-o", (dir.path() / "out").string(), (dir.path() / "disk").string()});
+  EXPECT_EQ(r.exit_code, 1) << r.err;  // notes.txt is unreadable as media
+  const json report = json::parse(ReadFile(dir.path() / "out/report.json"));
+  ASSERT_EQ(report["matches"].size(), 1U) << report["matches"].dump(1);
+  EXPECT_EQ(report["matches"][0]["variant"], "flipx");
+  EXPECT_NE(report["matches"][0]["file"]["path"].get<std::string>().find("IMG_0001.dat"), std::string::npos);
+  EXPECT_EQ(report["summary"]["files_hashed"], 3);
+  EXPECT_EQ(report["failures"].size(), 1U);
+}
+
+}  // namespace
