@@ -268,6 +268,58 @@ void RunOne(std::size_t n, const Args& args) {
     }
     std::printf("one add visible after mean %.3f ms, max %.3f ms; one remove: mean %.3f ms, max %.3f ms (%d each)\n",
                 1e3 * add_sum / kUpdates, 1e3 * add_max, 1e3 * remove_sum / kUpdates, 1e3 * remove_max, kUpdates);
+
+    // Writes while a compaction rebuilds the base in the background: a batch
+    // larger than the delta limit (16,384) starts one; single adds and
+    // removes are then timed for a few seconds, and Compact() afterwards
+    // shows how long the rebuild still had to run (so every timed write was
+    // made during it when that is > 0).
+    {
+      constexpr std::size_t kTrigger = 20000;
+      constexpr double kWindow = 3.0;
+      std::vector<std::uint64_t> batch_ids(kTrigger);
+      std::vector<PdqHash> batch_hashes(kTrigger);
+      for (std::size_t i = 0; i < kTrigger; ++i) {
+        batch_ids[i] = (std::uint64_t{1} << 61) + i;
+        batch_hashes[i] = RandomHash(rng);
+      }
+      auto t0 = Clock::now();
+      if (!index->Add(batch_ids, batch_hashes).ok()) std::abort();
+      const double trigger_s = Seconds(t0);
+      const auto window_start = Clock::now();
+      double write_max = 0, write_sum = 0, write_cpu_max = 0;
+      std::size_t writes = 0;
+      for (std::uint64_t i = 0; Seconds(window_start) < kWindow; ++i) {
+        const std::uint64_t id = (std::uint64_t{1} << 60) + i;
+        const PdqHash h = RandomHash(rng);
+        t0 = Clock::now();
+        double c0 = ThreadCpuSeconds();
+        if (!index->Add(std::span(&id, 1), std::span(&h, 1)).ok()) std::abort();
+        double w = Seconds(t0);
+        write_cpu_max = std::max(write_cpu_max, ThreadCpuSeconds() - c0);
+        write_max = std::max(write_max, w);
+        write_sum += w;
+        std::vector<Neighbor> out;
+        if (!index->RangeSearch(h, 0, &out).ok() || out.empty() || out[0].id != id) std::abort();
+        t0 = Clock::now();
+        c0 = ThreadCpuSeconds();
+        if (!index->Remove(std::span(&id, 1)).ok()) std::abort();
+        w = Seconds(t0);
+        write_cpu_max = std::max(write_cpu_max, ThreadCpuSeconds() - c0);
+        write_max = std::max(write_max, w);
+        write_sum += w;
+        writes += 2;
+      }
+      t0 = Clock::now();
+      if (!index->Compact().ok()) std::abort();
+      const double rest_s = Seconds(t0);
+      std::printf(
+          "during a background compaction: the triggering add of %zu took %.3f ms; then %zu single adds/removes "
+          "in %.1f s, mean %.3f ms, max %.3f ms wall (max %.3f ms CPU: the rest is waiting for a core); Compact() "
+          "then waited %.2f s more for the rebuild\n",
+          kTrigger, 1e3 * trigger_s, writes, kWindow, 1e3 * write_sum / static_cast<double>(writes), 1e3 * write_max,
+          1e3 * write_cpu_max, rest_s);
+    }
   }
 
 #if TAKEBACK_HAVE_FAISS
