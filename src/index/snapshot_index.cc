@@ -12,6 +12,7 @@
 #include <mutex>
 #include <queue>
 #include <span>
+#include <system_error>
 #include <thread>
 #include <utility>
 
@@ -454,7 +455,7 @@ Status SnapshotIndex::Add(std::span<const std::uint64_t> ids, std::span<const Pd
       return InvalidArgument("Add: id " + std::to_string(id) + " is already stored");
     }
   }
-  CommitLocked(std::move(op), nullptr);
+  CommitLocked(std::move(op));
   return Status::Ok();
 }
 
@@ -478,13 +479,13 @@ Result<std::size_t> SnapshotIndex::Remove(std::span<const std::uint64_t> ids) {
   if (stored.empty()) return std::size_t{0};
   op->ids = std::move(stored);
   const std::size_t removed = op->ids.size();
-  CommitLocked(std::move(op), nullptr);
+  CommitLocked(std::move(op));
   return removed;
 }
 
-void SnapshotIndex::CommitLocked(std::shared_ptr<const WriteOp> op, std::size_t* was_live) {
+void SnapshotIndex::CommitLocked(std::shared_ptr<const WriteOp> op) {
   const auto snap = Load();
-  std::shared_ptr<const Snapshot> next = ApplyOps(*snap, std::span(&op, 1), was_live);
+  std::shared_ptr<const Snapshot> next = ApplyOps(*snap, std::span(&op, 1));
   const std::size_t delta = next->delta();
   Publish(next);
   if (compacting_) {
@@ -497,7 +498,13 @@ void SnapshotIndex::CommitLocked(std::shared_ptr<const WriteOp> op, std::size_t*
   compacting_ = true;
   log_.clear();
   if (compactor_.joinable()) compactor_.join();
-  compactor_ = std::thread([this, from = std::move(next)]() mutable { (void)RunCompaction(std::move(from), true); });
+  try {
+    compactor_ = std::thread([this, from = std::move(next)]() mutable { (void)RunCompaction(std::move(from), true); });
+  } catch (const std::system_error& e) {
+    // No thread to be had: the write stands; a later one tries again.
+    compacting_ = false;
+    background_status_ = Internal(std::string("cannot start a compaction thread: ") + e.what());
+  }
 }
 
 Status SnapshotIndex::Compact() {

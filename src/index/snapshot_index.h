@@ -210,7 +210,7 @@ class SnapshotIndex final : public BinaryIndex {
   // Requires write_mu_ (held by `lock`). Applies `op` to the current snapshot,
   // publishes the result, logs the op when a compaction is running, and starts
   // a background compaction when the delta has grown past the limit.
-  void CommitLocked(std::shared_ptr<const WriteOp> op, std::size_t* was_live);
+  void CommitLocked(std::shared_ptr<const WriteOp> op);
   // Compacts `from` (taken under write_mu_ when compacting_ was set) and
   // publishes the result with every write logged since replayed onto it.
   // `background`: on the compactor thread (records its status).
