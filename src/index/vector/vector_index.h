@@ -50,6 +50,10 @@ struct VectorNeighbor {
 struct VectorSearchResult {
   std::vector<std::size_t> lims;  // queries + 1 entries
   std::vector<VectorNeighbor> neighbors;
+  // "Flat": how many (query, stored vector) pairs the int8 pre-filter could
+  // not rule out and handed to the float re-check (padding and removed
+  // vectors included); 0 for FaissFlat, which has no pre-filter.
+  std::size_t prefilter_passed = 0;
 };
 
 class VectorIndex {

@@ -1,6 +1,8 @@
 #include "index/vector/vector_kernels.h"
 
 #include <algorithm>
+#include <cmath>
+#include <cstring>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -51,6 +53,46 @@ bool BlockPortableAny(const float* block, int dim, const float* const* queries, 
       return BlockPortable<3>(block, dim, queries, bounds, out);
     default:
       return BlockPortable<4>(block, dim, queries, bounds, out);
+  }
+}
+
+// One check of the pre-filter for one lane: true when the lane is pruned.
+// The AVX2 kernel does the same float operations in the same order.
+inline bool PrunedAt(std::int32_t d, float scale, float threshold, float ex, float slack) {
+  const float lhs = std::sqrt(static_cast<float>(d)) * scale;
+  const float rhs = (threshold + ex) * slack;
+  return lhs > rhs;
+}
+
+void QuantPortable(const std::uint8_t* qblock, const std::int32_t* xx, const float* ex, int qdim, float scale,
+                   const QuantQuery* queries, int nq, std::uint32_t* masks) {
+  std::int32_t acc[kMaxKernelQueries][kBlockLanes] = {};
+  for (int i = 0; i < nq; ++i) masks[i] = (1U << kBlockLanes) - 1;
+  const int groups = qdim / 4;
+  int check = 0;
+  for (int g = 0; g < groups;) {
+    const int end = std::min(groups, g + kQuantCheckEvery / 4);
+    for (; g < end; ++g) {
+      const std::uint8_t* x = qblock + static_cast<std::ptrdiff_t>(g) * 64;
+      for (int i = 0; i < nq; ++i) {
+        const std::int8_t* q = queries[i].q + static_cast<std::ptrdiff_t>(g) * 4;
+        for (int l = 0; l < kBlockLanes; ++l) {
+          std::int32_t sum = 0;
+          for (int j = 0; j < 4; ++j) sum += static_cast<std::int32_t>(x[l * 4 + j]) * q[j];
+          acc[i][l] += sum;
+        }
+      }
+    }
+    std::uint32_t any = 0;
+    for (int i = 0; i < nq; ++i) {
+      for (int l = 0; l < kBlockLanes; ++l) {
+        const std::int32_t d = queries[i].c[check] + xx[check * kBlockLanes + l] - 4 * acc[i][l];
+        if (PrunedAt(d, scale, queries[i].threshold, ex[l], queries[i].slack)) masks[i] &= ~(1U << l);
+      }
+      any |= masks[i];
+    }
+    if (any == 0) return;
+    ++check;
   }
 }
 
@@ -121,6 +163,73 @@ TAKEBACK_AVX2 bool BlockAvx2(const float* block, int dim, const float* const* qu
   return true;
 }
 
+// The pre-filter with AVX2: vpmaddubsw multiplies the unsigned stored bytes
+// (X + 128, <= 255) by the signed query bytes (|Q| <= 63) and adds pairs into
+// int16 without saturating (2 * 255 * 63 < 32767); vpmaddwd by 1 widens to
+// int32 sums of 4 dimensions. So acc = sum Q_d (X_d + 128), exactly, and
+// D_S = c_S + xx_S - 4 acc = ||2Q_S - X_S||^2.
+template <int NQ>
+TAKEBACK_AVX2 void QuantAvx2(const std::uint8_t* qblock, const std::int32_t* xx, const float* ex, int qdim, float scale,
+                             const QuantQuery* queries, std::uint32_t* masks) {
+  __m256i acc[NQ][2];
+  for (int i = 0; i < NQ; ++i) {
+    acc[i][0] = _mm256_setzero_si256();
+    acc[i][1] = _mm256_setzero_si256();
+    masks[i] = (1U << kBlockLanes) - 1;
+  }
+  const __m256i ones = _mm256_set1_epi16(1);
+  const __m256 scale_v = _mm256_set1_ps(scale);
+  const __m256 ex_v[2] = {_mm256_loadu_ps(ex), _mm256_loadu_ps(ex + 8)};
+  const int groups = qdim / 4;
+  int check = 0;
+  for (int g = 0; g < groups;) {
+    const int end = std::min(groups, g + kQuantCheckEvery / 4);
+    for (; g < end; ++g) {
+      const std::uint8_t* x = qblock + static_cast<std::ptrdiff_t>(g) * 64;
+      const __m256i x0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x));
+      const __m256i x1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + 32));
+      for (int i = 0; i < NQ; ++i) {
+        std::int32_t packed;
+        std::memcpy(&packed, queries[i].q + static_cast<std::ptrdiff_t>(g) * 4, sizeof(packed));
+        const __m256i qb = _mm256_set1_epi32(packed);
+        acc[i][0] = _mm256_add_epi32(acc[i][0], _mm256_madd_epi16(_mm256_maddubs_epi16(x0, qb), ones));
+        acc[i][1] = _mm256_add_epi32(acc[i][1], _mm256_madd_epi16(_mm256_maddubs_epi16(x1, qb), ones));
+      }
+    }
+    std::uint32_t any = 0;
+    for (int i = 0; i < NQ; ++i) {
+      const __m256i c = _mm256_set1_epi32(queries[i].c[check]);
+      const __m256 threshold = _mm256_set1_ps(queries[i].threshold);
+      const __m256 slack = _mm256_set1_ps(queries[i].slack);
+      for (int h = 0; h < 2; ++h) {
+        const __m256i sums = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xx + check * kBlockLanes + h * 8));
+        const __m256i d = _mm256_sub_epi32(_mm256_add_epi32(c, sums), _mm256_slli_epi32(acc[i][h], 2));
+        const __m256 lhs = _mm256_mul_ps(_mm256_sqrt_ps(_mm256_cvtepi32_ps(d)), scale_v);
+        const __m256 rhs = _mm256_mul_ps(_mm256_add_ps(threshold, ex_v[h]), slack);
+        const auto pruned = static_cast<std::uint32_t>(_mm256_movemask_ps(_mm256_cmp_ps(lhs, rhs, _CMP_GT_OQ)));
+        masks[i] &= ~(pruned << (8 * h));
+      }
+      any |= masks[i];
+    }
+    if (any == 0) return;
+    ++check;
+  }
+}
+
+void QuantAvx2Any(const std::uint8_t* qblock, const std::int32_t* xx, const float* ex, int qdim, float scale,
+                  const QuantQuery* queries, int nq, std::uint32_t* masks) {
+  switch (nq) {
+    case 1:
+      return QuantAvx2<1>(qblock, xx, ex, qdim, scale, queries, masks);
+    case 2:
+      return QuantAvx2<2>(qblock, xx, ex, qdim, scale, queries, masks);
+    case 3:
+      return QuantAvx2<3>(qblock, xx, ex, qdim, scale, queries, masks);
+    default:
+      return QuantAvx2<4>(qblock, xx, ex, qdim, scale, queries, masks);
+  }
+}
+
 bool BlockAvx2Any(const float* block, int dim, const float* const* queries, int nq, const float* bounds, float* out) {
   switch (nq) {
     case 1:
@@ -135,7 +244,7 @@ bool BlockAvx2Any(const float* block, int dim, const float* const* queries, int 
 }
 #endif
 
-const VectorKernels kPortable{"portable", &BlockPortableAny};
+const VectorKernels kPortable{"portable", &BlockPortableAny, &QuantPortable};
 
 }  // namespace
 
@@ -143,7 +252,7 @@ const VectorKernels& PortableVectorKernels() { return kPortable; }
 
 const VectorKernels& BestVectorKernels() {
 #if TAKEBACK_VECTOR_X86
-  static const VectorKernels kAvx2{"avx2-fma", &BlockAvx2Any};
+  static const VectorKernels kAvx2{"avx2-fma", &BlockAvx2Any, &QuantAvx2Any};
   static const bool have_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
   if (have_avx2) return kAvx2;
 #endif

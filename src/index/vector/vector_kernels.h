@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string_view>
 
 namespace takeback::index::internal {
@@ -24,9 +25,43 @@ inline constexpr int kMaxKernelQueries = 4;
 using BlockKernel = bool (*)(const float* block, int dim, const float* const* queries, int nq, const float* bounds,
                              float* out);
 
+// The int8 pre-filter. A stored vector x is kept quantised as X = round(x /
+// s) clamped to [-127, 127] (s: the index's scale), with e_x = ||x - sX||
+// (rounded up); a query q as Q = round(q / 2s) clamped to [-63, 63] with e_q
+// likewise. By the triangle inequality, for any set S of dimensions,
+//   ||q - x|| >= ||q_S - x_S|| >= s * sqrt(D_S) - e_q - e_x,
+//   D_S = ||2Q_S - X_S||^2 (an exact integer),
+// so a vector with s * sqrt(D_S) > (r + e_q) + e_x (with margins for float
+// rounding, see QuantQuery) is farther than r from q and can be skipped.
+//
+// Layout of a quantised block (kBlockLanes = 16 vectors, qdim = dimension
+// rounded up to a multiple of 4, padding zero): for each group g of 4
+// dimensions 64 bytes, lanes 0-7 then 8-15, 4 bytes per lane:
+// qblock[g * 64 + l * 4 + j] = X[l][4g + j] + 128 (an unsigned byte). D_S is
+// checked after every kQuantCheckEvery dimensions and at qdim; xx holds, per
+// check c, the 16 lanes' sums of X_d^2 over d < the c-th check's end.
+inline constexpr int kQuantCheckEvery = 64;
+inline constexpr int QuantChecks(int qdim) { return (qdim + kQuantCheckEvery - 1) / kQuantCheckEvery; }
+
+struct QuantQuery {
+  const std::int8_t* q = nullptr;   // qdim values in [-63, 63]
+  const std::int32_t* c = nullptr;  // per check: 4 * sum Q_d^2 + 512 * sum Q_d over the check's prefix
+  // A lane is pruned when s * sqrt(D_S) > (threshold + e_x) * slack, computed
+  // in float; threshold >= r + e_q and slack > 1 cover the float rounding.
+  float threshold = 0;
+  float slack = 1;
+};
+
+// Sets masks[i] (bit l: lane l) to the lanes of the block that query i
+// (of nq, 1..kMaxKernelQueries) cannot rule out. Lanes pruned at one check
+// stay pruned; returns as soon as every mask is empty.
+using QuantKernel = void (*)(const std::uint8_t* qblock, const std::int32_t* xx, const float* ex, int qdim, float scale,
+                             const QuantQuery* queries, int nq, std::uint32_t* masks);
+
 struct VectorKernels {
   std::string_view name;
   BlockKernel block;
+  QuantKernel quant;
 };
 
 // The best kernel set this CPU runs ("avx2-fma" or "portable").
