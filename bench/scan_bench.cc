@@ -84,24 +84,34 @@ std::string CpuModel() {
   return "unknown";
 }
 
-// A sub-export with the first `limit` photo messages of `src`.
-std::string SubExport(const std::string& src, const std::string& dst, std::size_t limit) {
-  fs::create_directories(dst);
+// A sub-export with `limit` photo messages of `src`, evenly spaced (every
+// stride-th), so that it has the same mix of sources and sizes.
+std::string SubExport(const std::string& src, const std::string& dst, std::size_t limit, std::size_t stride) {
+  // The photos are hard-linked (or copied): a symbolic link to the original
+  // folder would lead outside the sub-export, and the scan refuses that.
   std::error_code ec;
-  fs::remove(fs::path(dst) / "photos", ec);
-  fs::create_symlink(fs::canonical(fs::path(src) / "photos"), fs::path(dst) / "photos", ec);
+  fs::remove_all(dst, ec);
+  fs::create_directories(fs::path(dst) / "photos");
   std::ifstream in(fs::path(src) / "result.json");
   std::ofstream out(fs::path(dst) / "result.json");
   std::size_t messages = 0;
+  std::size_t seen = 0;
   bool closed = false;
   for (std::string line; std::getline(in, line);) {
     if (line.find("\"photo\"") != std::string::npos) {
+      if (seen++ % stride != 0) continue;
       if (messages == limit) {
         if (!closed) out << "\n ]\n}\n";
         closed = true;
         continue;
       }
       if (!line.empty() && line.back() == ',') line.pop_back();
+      const std::size_t at = line.find("\"photos/");
+      if (at != std::string::npos) {
+        const std::string name = line.substr(at + 1, line.find('"', at + 1) - at - 1);
+        fs::create_hard_link(fs::path(src) / name, fs::path(dst) / name, ec);
+        if (ec) fs::copy_file(fs::path(src) / name, fs::path(dst) / name, ec);
+      }
       out << (messages == 0 ? "" : ",\n") << line;
       ++messages;
     } else if (!closed && messages == 0) {
@@ -143,6 +153,15 @@ std::size_t CountPhotos(const std::string& export_dir) {
   std::size_t n = 0;
   for (std::string line; std::getline(in, line);) n += line.find("\"photo\"") != std::string::npos ? 1 : 0;
   return n;
+}
+
+// The scan's own summary line ("Scanned N messages and M files: ...").
+std::string ScannedLine(const std::string& log) {
+  std::ifstream in(log);
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("Scanned ", 0) == 0) return line;
+  }
+  return "(no summary line: see " + log + ")";
 }
 
 void Print(const char* name, const RunStats& s, std::size_t photos) {
@@ -198,18 +217,20 @@ int main(int argc, char** argv) {
                                  "-o", work + "/out-hashes", export_dir},
                                 work + "/hashes.log");
     Print("hashes only", hashes, photos);
+    std::printf("  %s\n", ScannedLine(work + "/hashes.log").c_str());
     std::printf("  load average after: %s\n", LoadAverage().c_str());
     if (!face_signals.empty()) {
       std::string dir = export_dir;
       std::size_t n = photos;
       if (faces_limit > 0 && faces_limit < photos) {
-        dir = SubExport(export_dir, work + "/sub-export", faces_limit);
+        dir = SubExport(export_dir, work + "/sub-export", faces_limit, photos / faces_limit);
         n = CountPhotos(dir);
       }
       const RunStats faces = Run({takeback, "scan", "--signals", face_signals, "--faces", "-q", "--no-images", "-j",
                                   jobs, "-o", work + "/out-faces", dir},
                                  work + "/faces.log");
       Print("with faces", faces, n);
+      std::printf("  %s\n", ScannedLine(work + "/faces.log").c_str());
       std::printf("  load average after: %s\n", LoadAverage().c_str());
     }
   }

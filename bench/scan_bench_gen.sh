@@ -6,8 +6,8 @@
 # transforms done by ffmpeg: a random 92% crop, a rotation of up to +-3
 # degrees, a brightness change of up to +-0.1, a horizontal flip for every
 # other source, re-encoded as JPEG at quality 2..9 (ffmpeg -q:v) with the long
-# side scaled to 1280, 1024, 800 or 640 pixels (Telegram stores photos at up
-# to 1280 px). Generate into /tmp; never commit the result.
+# side scaled to 1280, 1024, 800 or 640 pixels before the 92% crop (Telegram
+# stores photos at up to 1280 px). Generate into /tmp; never commit the result.
 #
 #   bench/scan_bench_gen.sh OUTDIR [COUNT]
 set -euo pipefail
@@ -28,14 +28,15 @@ n=${#sources[@]}
 per=$(((count + n - 1) / n))
 sides=(1280 1024 800 640)
 mkdir -p "$out/photos"
-rm -f "$out"/photos/*.jpg
 for i in "${!sources[@]}"; do
+  # Resumable: a source whose photos are all there is not made again.
+  if [[ -f "$out/photos/src${i}_$(printf %05d "$per").jpg" ]]; then continue; fi
   side=${sides[$((i % 4))]}
   q=$((2 + i % 8))
   flip=""
   ((i % 2 == 1)) && flip="hflip,"
   ffmpeg -v error -nostdin -loop 1 -i "${sources[$i]}" -frames:v "$per" -q:v "$q" \
-    -vf "${flip}crop=w=iw*0.92:h=ih*0.92:x=random(1)*iw*0.08:y=random(2)*ih*0.08,rotate=a=(random(3)-0.5)*0.1:fillcolor=black,eq=brightness=(random(4)-0.5)*0.2:eval=frame,scale=w='if(gte(iw,ih),$side,-2)':h='if(gte(iw,ih),-2,$side)',format=yuvj420p" \
+    -vf "scale=w='if(gte(iw,ih),$side,-2)':h='if(gte(iw,ih),-2,$side)',${flip}crop=w=iw*0.92:h=ih*0.92:x=random(1)*iw*0.08:y=random(2)*ih*0.08,rotate=a=(random(3)-0.5)*0.1:fillcolor=black,eq=brightness=(random(4)-0.5)*0.2:eval=frame,format=yuvj420p" \
     "$out/photos/src${i}_%05d.jpg"
 done
 
