@@ -34,6 +34,7 @@ namespace fs = std::filesystem;
 constexpr unsigned kMaxDefaultJobs = 8;
 constexpr std::uint64_t kMaxJobs = 256;
 constexpr std::uint64_t kMaxPreserveBytes = std::uint64_t{1} << 30;
+constexpr int kFastJpegMinSide = 256;  // as `takeback hash --fast` (docs/formats/pdq.md)
 
 constexpr std::string_view kHelp = R"help(Usage: takeback scan --signals FILE [OPTION]... EXPORT|FOLDER|FILE...
 
@@ -92,6 +93,10 @@ Options:
       --sealing-key FILE the evidence sealing key (default: $TAKEBACK_SEALING_KEY,
                          else DIR/keys/sealing.key)
       --user NAME        who captures the evidence (default: $USER)
+      --fast             decode large JPEGs at reduced size (libjpeg DCT
+                         scaling, as `takeback hash --fast`): faster; PDQ
+                         hashes may differ by a few bits from the exact ones
+                         (docs/formats/pdq.md), far inside the match radius
       --no-images        do not embed matched images in report.html
   -j, --jobs N           hash N files at a time (default: the CPU cores, at most 8)
       --json             print the summary as JSON on stdout, and progress
@@ -124,25 +129,18 @@ Examples:
   takeback scan --signals a.json --signals b.json --preserve evidence/ export1 export2 seized-disk/
 )help";
 
-constexpr std::array<OptionSpec, 20> kOptionSpecs = {{
-    {"signals", '\0', true},
-    {"out", 'o', true},
-    {"folder", '\0', false},
-    {"faces", '\0', false},
-    {"no-faces", '\0', false},
-    {"face-threshold", '\0', true},
-    {"preserve", '\0', true},
-    {"evidence-dir", '\0', true},
-    {"sealing-key", '\0', true},
-    {"user", '\0', true},
-    {"no-images", '\0', false},
-    {"jobs", 'j', true},
-    {"json", '\0', false},
-    {"quiet", 'q', false},
-    {"model-dir", '\0', true},
-    {"help", 'h', false},
-    {"max-pixels", '\0', true},
-    {"max-file-size", '\0', true},
+constexpr std::array<OptionSpec, 21> kOptionSpecs = {{
+    {"signals", '\0', true},         {"out", 'o', true},
+    {"folder", '\0', false},         {"faces", '\0', false},
+    {"no-faces", '\0', false},       {"face-threshold", '\0', true},
+    {"preserve", '\0', true},        {"evidence-dir", '\0', true},
+    {"sealing-key", '\0', true},     {"user", '\0', true},
+    {"no-images", '\0', false},      {"jobs", 'j', true},
+    {"json", '\0', false},           {"quiet", 'q', false},
+    {"model-dir", '\0', true},       {"help", 'h', false},
+    {"max-pixels", '\0', true},      {"max-file-size", '\0', true},
+    {"face-max-pixels", '\0', true}, {"thorough-faces", '\0', false},
+    {"fast", '\0', false},
 }};
 
 struct ScanCommandOptions {
@@ -163,6 +161,7 @@ struct ScanCommandOptions {
   std::uint64_t max_pixels = 100'000'000;
   std::uint64_t face_max_pixels = 500'000;
   bool thorough_faces = false;
+  bool fast = false;
   std::uint64_t max_file_size = std::uint64_t{256} << 20;
   std::vector<std::string> inputs;
 };
@@ -236,6 +235,7 @@ Result<ScanCommandOptions> ParseScanOptions(std::span<const std::string> args, u
     options.face_max_pixels = *v;
   }
   options.thorough_faces = parsed->Has("thorough-faces");
+  options.fast = parsed->Has("fast");
   options.inputs = std::move(parsed->positionals);
   if (options.inputs.empty()) return InvalidArgument("nothing to scan (give an export folder, a folder or files)");
   return options;
@@ -421,6 +421,7 @@ int RunScanCommand(std::span<const std::string> args, const CommandIo& io) {
     hash_options.detect.try_rotations = false;
   }
   hash_options.decode.max_pixels = options.max_pixels;
+  if (options.fast) hash_options.decode.jpeg_fast_min_side = kFastJpegMinSide;
   hash_options.max_image_bytes = options.max_file_size;
   hash_options.video.sample_fps = 1;
   if (any_face && !hash_options.faces) {

@@ -130,6 +130,7 @@ TEST(MakeSignalsTest, HashesImagesAndVideosAndReportsBadFiles) {
   std::ofstream(dir / "junk.jpg") << "this is not an image";
   MakeOptions options;
   options.faces = false;
+  options.video.max_frames = 120;  // enough to check density; keeps the test fast under ASan
   const std::vector<std::string> files = {image.string(), video.string(), (dir / "junk.jpg").string(),
                                           (dir / "absent.jpg").string()};
   Result<std::vector<FileSignals>> made = MakeSignals(files, options);
@@ -159,7 +160,9 @@ TEST(MakeSignalsTest, HashesImagesAndVideosAndReportsBadFiles) {
   EXPECT_TRUE(clip.video);
   ASSERT_EQ(clip.signals.size(), 3U);
   EXPECT_EQ(clip.signals[0].type, SignalType::kVpdq);
-  EXPECT_GT(clip.signals[0].frames.size(), 100U);  // dense: every frame, near-duplicates pruned
+  EXPECT_GT(clip.signals[0].frames.size(), 30U);  // dense: of 120 frames, only near-duplicates pruned (1 fps: 4)
+  ASSERT_EQ(clip.notes.size(), 1U);               // the frame budget was reached: said, not hidden
+  EXPECT_NE(clip.notes[0].find("first 120 frames"), std::string::npos) << clip.notes[0];
   EXPECT_EQ(clip.signals[0].label, "video 1");
   EXPECT_FALSE((*made)[2].status.ok());
   EXPECT_TRUE((*made)[2].signals.empty());

@@ -332,6 +332,9 @@ TEST(ScanCliTest, UsageErrors) {
   r = Takeback(dir, {"register", "x.jpg"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("--out FILE"), std::string::npos) << r.err;
+  r = Takeback(dir, {"scan", "--signals", (dir.path() / "bad.json").string(), "--face-max-pixels", "5", "."});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--face-max-pixels needs"), std::string::npos) << r.err;
   r = Takeback(dir, {"scan", "--help"});
   EXPECT_EQ(r.exit_code, 0);
   EXPECT_NE(r.out.find("--preserve DIR"), std::string::npos);
