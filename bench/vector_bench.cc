@@ -3,16 +3,24 @@
 // descriptors at 100k and 1M stored vectors, for Takeback's "Flat" scan and
 // FAISS's IndexFlatL2 ("FaissFlat"), on 1 and 2 threads.
 //
-// Data: synthetic face-descriptor-like vectors (no million real faces are at
-// hand): "people" drawn around a shared mean, "photos" drawn around each
-// person, scaled so that photos of one person lie about 0.35-0.45 apart and
-// different people about 0.8-0.9 apart, as dlib descriptors do. Queries are
-// new photos of stored people (half) and of strangers (half).
+// Data (no million real faces are at hand), two workloads:
+//   "random":    "people" drawn around a shared mean, "photos" drawn around
+//                each person, scaled so that photos of one person lie about
+//                0.35-0.45 apart and different people about 0.8-0.9 apart.
+//   "clustered": identities = random directions on the sphere scaled to the
+//                typical dlib descriptor norm (~0.9 here) around a shared
+//                mean, so that different identities lie ~0.8-1.1 apart;
+//                10 descriptors per identity at 0.3-0.45 from its centre.
+// Queries are new photos of stored people (half) and of strangers (half).
+// "passed" is the fraction of (query, stored vector) pairs the int8
+// pre-filter of "Flat" could not rule out (re-checked in float).
 // Workloads: range search at the default face threshold (0.55) one query at
 // a time and in batches of 256; 10-NN in batches; and a worst case, a range
 // so large that every vector qualifies, which defeats the early exit.
-// Usage: vector_bench [--sizes 100000,1000000] [--seconds S] [--no-faiss]
+// Usage: vector_bench [--sizes 100000,1000000] [--workloads random,clustered]
+//                     [--seconds S] [--no-faiss]
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -51,6 +59,14 @@ std::string LoadAverage() {
   return a + " " + b + " " + c;
 }
 
+// Resident memory of this process in bytes.
+double ResidentBytes() {
+  std::ifstream in("/proc/self/statm");
+  double size = 0, resident = 0;
+  in >> size >> resident;
+  return resident * static_cast<double>(sysconf(_SC_PAGESIZE));
+}
+
 std::string CpuModel() {
   std::ifstream in("/proc/cpuinfo");
   std::string line;
@@ -64,6 +80,49 @@ struct Data {
   std::vector<float> stored;
   std::vector<float> queries;
 };
+
+// A random unit vector times `length`.
+std::vector<float> RandomDirection(std::mt19937& rng, double length) {
+  std::normal_distribution<double> g(0.0, 1.0);
+  std::vector<double> v(kDim);
+  double norm = 0;
+  for (double& x : v) {
+    x = g(rng);
+    norm += x * x;
+  }
+  norm = std::sqrt(norm);
+  std::vector<float> out(kDim);
+  for (int i = 0; i < kDim; ++i)
+    out[static_cast<std::size_t>(i)] = static_cast<float>(v[static_cast<std::size_t>(i)] * length / norm);
+  return out;
+}
+
+Data MakeClustered(std::size_t n, std::size_t nq, std::uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<double> spread(0.30, 0.45);
+  std::uniform_real_distribution<double> centre_len(0.62, 0.72);  // centres 0.88-1.02 apart, descriptors ~0.8-1.1
+  const std::vector<float> mean = RandomDirection(rng, 0.3);
+  auto new_centre = [&] {
+    std::vector<float> c = RandomDirection(rng, centre_len(rng));
+    for (int i = 0; i < kDim; ++i) c[static_cast<std::size_t>(i)] += mean[static_cast<std::size_t>(i)];
+    return c;
+  };
+  auto photo_of = [&](const std::vector<float>& c, std::vector<float>* out) {
+    const std::vector<float> off = RandomDirection(rng, spread(rng));
+    for (int i = 0; i < kDim; ++i) out->push_back(c[static_cast<std::size_t>(i)] + off[static_cast<std::size_t>(i)]);
+  };
+  Data d;
+  d.stored.reserve(n * kDim);
+  std::vector<std::vector<float>> some;
+  while (d.stored.size() < n * kDim) {
+    const std::vector<float> c = new_centre();
+    if (some.size() < nq / 2) some.push_back(c);
+    for (int k = 0; k < 10 && d.stored.size() < n * kDim; ++k) photo_of(c, &d.stored);
+  }
+  for (std::size_t q = 0; q < nq; ++q)
+    photo_of(q % 2 == 0 && q / 2 < some.size() ? some[q / 2] : new_centre(), &d.queries);
+  return d;
+}
 
 Data MakeData(std::size_t n, std::size_t nq, std::uint32_t seed) {
   std::mt19937 rng(seed);
@@ -102,13 +161,19 @@ struct Rate {
   double wall_qps = 0;
   double cpu_qps = 0;  // queries per CPU-second of the whole process
   double found = 0;    // neighbours per query
+  double passed = 0;   // fraction of stored vectors the pre-filter passed, per query
 };
+
+// Set by the measured calls: pre-filter passes summed, and the store size.
+std::size_t g_passed = 0;
+std::size_t g_stored = 0;
 
 // Runs batches of queries (each call answers `per_call` queries) for about
 // `seconds`, at least one call after a warm-up.
 template <typename Fn>
 Rate Measure(double seconds, std::size_t per_call, Fn fn) {
   fn();
+  g_passed = 0;
   std::size_t calls = 0;
   std::size_t found = 0;
   const auto start = Clock::now();
@@ -120,12 +185,13 @@ Rate Measure(double seconds, std::size_t per_call, Fn fn) {
     elapsed = std::chrono::duration<double>(Clock::now() - start).count();
   } while (elapsed < seconds);
   const double q = static_cast<double>(calls * per_call);
-  return {q / elapsed, q / (CpuSeconds() - cpu0), static_cast<double>(found) / q};
+  return {q / elapsed, q / (CpuSeconds() - cpu0), static_cast<double>(found) / q,
+          static_cast<double>(g_passed) / q / static_cast<double>(std::max<std::size_t>(g_stored, 1))};
 }
 
 void Print(const char* kind, const char* what, int threads, const Rate& r) {
-  std::printf("  %-10s %-34s %dt  %9.1f q/s wall  %9.1f q/CPU-s  %7.2f found/query\n", kind, what, threads, r.wall_qps,
-              r.cpu_qps, r.found);
+  std::printf("  %-10s %-34s %dt  %9.1f q/s wall  %9.1f q/CPU-s  %7.2f found/query  passed %.4f%%\n", kind, what,
+              threads, r.wall_qps, r.cpu_qps, r.found, 100.0 * r.passed);
   std::fflush(stdout);
 }
 
@@ -133,26 +199,33 @@ void Run(VectorIndex& index, const Data& data, double seconds, const char* kind)
   const std::size_t nq = data.queries.size() / kDim;
   std::size_t next = 0;
   auto one = [&](std::size_t q) { return std::span<const float>(data.queries.data() + q * kDim, kDim); };
-  std::vector<takeback::index::VectorNeighbor> out;
   Print(kind, "range 0.55, one query per call", 1, Measure(seconds, 1, [&] {
-          const auto s = index.RangeSearch(one(next++ % nq), kThreshold, &out);
-          return s.ok() ? out.size() : 0;
+          auto r = index.RangeSearchBatch(one(next++ % nq), kThreshold, 1);
+          if (!r.ok()) return std::size_t{0};
+          g_passed += r->prefilter_passed;
+          return r->neighbors.size();
         }));
   for (int threads : {1, 2}) {
     Print(kind, "range 0.55, batches of 256", threads, Measure(seconds, kBatch, [&] {
             auto r = index.RangeSearchBatch(std::span(data.queries).first(kBatch * kDim), kThreshold, threads);
-            return r.ok() ? r->neighbors.size() : 0;
+            if (!r.ok()) return std::size_t{0};
+            g_passed += r->prefilter_passed;
+            return r->neighbors.size();
           }));
   }
   for (int threads : {1, 2}) {
     Print(kind, "10-NN, batches of 256", threads, Measure(seconds, kBatch, [&] {
             auto r = index.KnnBatch(std::span(data.queries).first(kBatch * kDim), 10, threads);
-            return r.ok() ? r->neighbors.size() : 0;
+            if (!r.ok()) return std::size_t{0};
+            g_passed += r->prefilter_passed;
+            return r->neighbors.size();
           }));
   }
   Print(kind, "worst case: range 100 (all match)", 2, Measure(seconds, 32, [&] {
           auto r = index.RangeSearchBatch(std::span(data.queries).first(32 * kDim), 100.0F, 2);
-          return r.ok() ? r->neighbors.size() : 0;
+          if (!r.ok()) return std::size_t{0};
+          g_passed += r->prefilter_passed;
+          return r->neighbors.size();
         }));
 }
 
@@ -162,6 +235,7 @@ int main(int argc, char** argv) {
   std::vector<std::size_t> sizes = {100'000, 1'000'000};
   double seconds = 3;
   bool faiss = takeback::index::HaveFaiss();
+  std::vector<std::string> workloads = {"random", "clustered"};
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--seconds" && i + 1 < argc) {
@@ -174,10 +248,19 @@ int main(int argc, char** argv) {
         sizes.push_back(std::stoull(list.substr(pos, comma - pos)));
         pos = comma + 1;
       }
+    } else if (a == "--workloads" && i + 1 < argc) {
+      workloads.clear();
+      std::string list = argv[++i];
+      for (std::size_t pos = 0; pos <= list.size();) {
+        const std::size_t comma = std::min(list.find(',', pos), list.size());
+        workloads.push_back(list.substr(pos, comma - pos));
+        pos = comma + 1;
+      }
     } else if (a == "--no-faiss") {
       faiss = false;
     } else {
-      std::fprintf(stderr, "usage: vector_bench [--sizes N,N...] [--seconds S] [--no-faiss]\n");
+      std::fprintf(stderr,
+                   "usage: vector_bench [--sizes N,N...] [--workloads random,clustered] [--seconds S] [--no-faiss]\n");
       return 2;
     }
   }
@@ -185,25 +268,32 @@ int main(int argc, char** argv) {
               std::thread::hardware_concurrency(), std::string(takeback::index::VectorKernelName()).c_str(), seconds);
   std::printf("load average before: %s\n", LoadAverage().c_str());
   for (std::size_t n : sizes) {
-    const Data data = MakeData(n, 1024, 42);
-    std::printf("%zu stored 128-d vectors (%.0f MiB of floats)\n", n, static_cast<double>(n) * kDim * 4 / 1048576.0);
-    std::vector<std::uint64_t> ids(n);
-    for (std::size_t i = 0; i < n; ++i) ids[i] = i;
-    for (const char* kind : {"Flat", "FaissFlat"}) {
-      if (std::string(kind) == "FaissFlat" && !faiss) continue;
-      auto index = MakeVectorIndex(kind, kDim);
-      if (!index.ok()) {
-        std::fprintf(stderr, "%s\n", index.status().ToString().c_str());
-        return 1;
+    for (const std::string& workload : workloads) {
+      const Data data = workload == "clustered" ? MakeClustered(n, 1024, 42) : MakeData(n, 1024, 42);
+      g_stored = n;
+      std::printf("%zu stored 128-d vectors, %s workload (%.0f MiB of floats)\n", n, workload.c_str(),
+                  static_cast<double>(n) * kDim * 4 / 1048576.0);
+      std::vector<std::uint64_t> ids(n);
+      for (std::size_t i = 0; i < n; ++i) ids[i] = i;
+      for (const char* kind : {"Flat", "FaissFlat"}) {
+        if (std::string(kind) == "FaissFlat" && !faiss) continue;
+        auto index = MakeVectorIndex(kind, kDim);
+        if (!index.ok()) {
+          std::fprintf(stderr, "%s\n", index.status().ToString().c_str());
+          return 1;
+        }
+        const double rss0 = ResidentBytes();
+        const auto t0 = Clock::now();
+        const auto st = (*index)->Add(ids, data.stored);
+        if (!st.ok()) {
+          std::fprintf(stderr, "%s\n", st.ToString().c_str());
+          return 1;
+        }
+        std::printf("  %-10s built in %.2f s, %.0f bytes resident per vector\n", kind,
+                    std::chrono::duration<double>(Clock::now() - t0).count(),
+                    (ResidentBytes() - rss0) / static_cast<double>(n));
+        Run(**index, data, seconds, kind);
       }
-      const auto t0 = Clock::now();
-      const auto st = (*index)->Add(ids, data.stored);
-      if (!st.ok()) {
-        std::fprintf(stderr, "%s\n", st.ToString().c_str());
-        return 1;
-      }
-      std::printf("  %-10s built in %.2f s\n", kind, std::chrono::duration<double>(Clock::now() - t0).count());
-      Run(**index, data, seconds, kind);
     }
   }
   std::printf("load average after: %s\n", LoadAverage().c_str());

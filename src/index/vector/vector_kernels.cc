@@ -56,18 +56,29 @@ bool BlockPortableAny(const float* block, int dim, const float* const* queries, 
   }
 }
 
-// One check of the pre-filter for one lane: true when the lane is pruned.
-// The AVX2 kernel does the same float operations in the same order.
-inline bool PrunedAt(std::int32_t d, float scale, float threshold, float ex, float slack) {
-  const float lhs = std::sqrt(static_cast<float>(d)) * scale;
-  const float rhs = (threshold + ex) * slack;
-  return lhs > rhs;
+// The largest D a lane may have and still pass: a lane with the integer
+// D_S > T is pruned, where T = floor(min(t^2, 1e9)), t = max(0, (threshold +
+// e_x) * slack / scale). For an integer D, D > floor(y) iff D > y, and y is
+// within a few float roundings (relative 1e-6, far inside slack) of the
+// exact bound; D never reaches 1e9 (at most 4096 * 253^2), so the cap only
+// stands for "prune nothing". The AVX2 kernel does the same float
+// operations in the same order.
+inline std::int32_t LaneLimit(float threshold, float ex, float slack, float inv_scale) {
+  const float t = std::max((threshold + ex) * slack * inv_scale, 0.0F);
+  return static_cast<std::int32_t>(std::min(t * t, 1e9F));
 }
 
 void QuantPortable(const std::uint8_t* qblock, const std::int32_t* xx, const float* ex, int qdim, float scale,
                    const QuantQuery* queries, int nq, std::uint32_t* masks) {
   std::int32_t acc[kMaxKernelQueries][kBlockLanes] = {};
-  for (int i = 0; i < nq; ++i) masks[i] = (1U << kBlockLanes) - 1;
+  std::int32_t limit[kMaxKernelQueries][kBlockLanes];
+  const float inv_scale = 1.0F / scale;
+  for (int i = 0; i < nq; ++i) {
+    masks[i] = (1U << kBlockLanes) - 1;
+    for (int l = 0; l < kBlockLanes; ++l) {
+      limit[i][l] = LaneLimit(queries[i].threshold, ex[l], queries[i].slack, inv_scale);
+    }
+  }
   const int groups = qdim / 4;
   int check = 0;
   for (int g = 0; g < groups;) {
@@ -78,7 +89,7 @@ void QuantPortable(const std::uint8_t* qblock, const std::int32_t* xx, const flo
         const std::int8_t* q = queries[i].q + static_cast<std::ptrdiff_t>(g) * 4;
         for (int l = 0; l < kBlockLanes; ++l) {
           std::int32_t sum = 0;
-          for (int j = 0; j < 4; ++j) sum += static_cast<std::int32_t>(x[l * 4 + j]) * q[j];
+          for (int j = 0; j < 4; ++j) sum += static_cast<std::int32_t>(static_cast<std::int8_t>(x[l * 4 + j])) * q[j];
           acc[i][l] += sum;
         }
       }
@@ -87,7 +98,7 @@ void QuantPortable(const std::uint8_t* qblock, const std::int32_t* xx, const flo
     for (int i = 0; i < nq; ++i) {
       for (int l = 0; l < kBlockLanes; ++l) {
         const std::int32_t d = queries[i].c[check] + xx[check * kBlockLanes + l] - 4 * acc[i][l];
-        if (PrunedAt(d, scale, queries[i].threshold, ex[l], queries[i].slack)) masks[i] &= ~(1U << l);
+        if (d > limit[i][l]) masks[i] &= ~(1U << l);
       }
       any |= masks[i];
     }
@@ -163,57 +174,96 @@ TAKEBACK_AVX2 bool BlockAvx2(const float* block, int dim, const float* const* qu
   return true;
 }
 
-// The pre-filter with AVX2: vpmaddubsw multiplies the unsigned stored bytes
-// (X + 128, <= 255) by the signed query bytes (|Q| <= 63) and adds pairs into
-// int16 without saturating (2 * 255 * 63 < 32767); vpmaddwd by 1 widens to
-// int32 sums of 4 dimensions. So acc = sum Q_d (X_d + 128), exactly, and
-// D_S = c_S + xx_S - 4 acc = ||2Q_S - X_S||^2.
+// The pre-filter with AVX2. vpmaddubsw multiplies unsigned by signed bytes
+// and adds pairs into int16: it gets |X| and Q with the sign of X
+// (vpsignb), so each pair is X_a Q_a + X_b Q_b, at most 2 * 127 * 63 = 16002
+// in magnitude; two groups of 4 dimensions are added in int16 (<= 32004, no
+// overflow) before one vpmaddwd by 1 widens them to int32. The integer
+// multiplier is what bounds this kernel, so fewer widenings is faster. acc =
+// sum Q_d X_d exactly, and D_S = c_S + xx_S - 4 acc = ||2Q_S - X_S||^2. A
+// half-block of 8 lanes whose lanes are all pruned for every query is not
+// computed further.
+template <int NQ>
+TAKEBACK_AVX2 inline __attribute__((always_inline)) __m256i QuantProductsAvx2(const std::uint8_t* x,
+                                                                              const QuantQuery& q, int g, int h) {
+  const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + h * 32));
+  std::int32_t packed;
+  std::memcpy(&packed, q.q + static_cast<std::ptrdiff_t>(g) * 4, sizeof(packed));
+  return _mm256_maddubs_epi16(_mm256_abs_epi8(xv), _mm256_sign_epi8(_mm256_set1_epi32(packed), xv));
+}
+
+template <int NQ>
+TAKEBACK_AVX2 inline __attribute__((always_inline)) void QuantStepAvx2(const std::uint8_t* qblock,
+                                                                       const QuantQuery* queries, int g, int groups,
+                                                                       int h, __m256i (&acc)[NQ][2]) {
+  const __m256i ones = _mm256_set1_epi16(1);
+  const std::uint8_t* x = qblock + static_cast<std::ptrdiff_t>(g) * 64;
+  for (int i = 0; i < NQ; ++i) {
+    __m256i p = QuantProductsAvx2<NQ>(x, queries[i], g, h);
+    if (groups == 2) p = _mm256_add_epi16(p, QuantProductsAvx2<NQ>(x + 64, queries[i], g + 1, h));
+    acc[i][h] = _mm256_add_epi32(acc[i][h], _mm256_madd_epi16(p, ones));
+  }
+}
+
 template <int NQ>
 TAKEBACK_AVX2 void QuantAvx2(const std::uint8_t* qblock, const std::int32_t* xx, const float* ex, int qdim, float scale,
-                             const QuantQuery* queries, std::uint32_t* masks) {
+                             const QuantQuery* queries, std::uint32_t* masks_out) {
+  std::uint32_t masks[NQ];
   __m256i acc[NQ][2];
+  __m256i limit[NQ][2];
+  const __m256 inv_scale = _mm256_set1_ps(1.0F / scale);
+  const __m256 cap = _mm256_set1_ps(1e9F);
   for (int i = 0; i < NQ; ++i) {
-    acc[i][0] = _mm256_setzero_si256();
-    acc[i][1] = _mm256_setzero_si256();
+    const __m256 threshold = _mm256_set1_ps(queries[i].threshold);
+    const __m256 slack = _mm256_set1_ps(queries[i].slack);
+    for (int h = 0; h < 2; ++h) {
+      acc[i][h] = _mm256_setzero_si256();
+      const __m256 t = _mm256_max_ps(
+          _mm256_mul_ps(_mm256_mul_ps(_mm256_add_ps(threshold, _mm256_loadu_ps(ex + h * 8)), slack), inv_scale),
+          _mm256_setzero_ps());
+      limit[i][h] = _mm256_cvttps_epi32(_mm256_min_ps(_mm256_mul_ps(t, t), cap));
+    }
     masks[i] = (1U << kBlockLanes) - 1;
   }
-  const __m256i ones = _mm256_set1_epi16(1);
-  const __m256 scale_v = _mm256_set1_ps(scale);
-  const __m256 ex_v[2] = {_mm256_loadu_ps(ex), _mm256_loadu_ps(ex + 8)};
   const int groups = qdim / 4;
   int check = 0;
+  bool live[2] = {true, true};
   for (int g = 0; g < groups;) {
     const int end = std::min(groups, g + kQuantCheckEvery / 4);
-    for (; g < end; ++g) {
-      const std::uint8_t* x = qblock + static_cast<std::ptrdiff_t>(g) * 64;
-      const __m256i x0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x));
-      const __m256i x1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + 32));
-      for (int i = 0; i < NQ; ++i) {
-        std::int32_t packed;
-        std::memcpy(&packed, queries[i].q + static_cast<std::ptrdiff_t>(g) * 4, sizeof(packed));
-        const __m256i qb = _mm256_set1_epi32(packed);
-        acc[i][0] = _mm256_add_epi32(acc[i][0], _mm256_madd_epi16(_mm256_maddubs_epi16(x0, qb), ones));
-        acc[i][1] = _mm256_add_epi32(acc[i][1], _mm256_madd_epi16(_mm256_maddubs_epi16(x1, qb), ones));
+    if (live[0] && live[1]) {
+      for (; g + 2 <= end; g += 2) {
+        QuantStepAvx2<NQ>(qblock, queries, g, 2, 0, acc);
+        QuantStepAvx2<NQ>(qblock, queries, g, 2, 1, acc);
       }
+      if (g < end) {
+        QuantStepAvx2<NQ>(qblock, queries, g, 1, 0, acc);
+        QuantStepAvx2<NQ>(qblock, queries, g, 1, 1, acc);
+        ++g;
+      }
+    } else {
+      const int h = live[0] ? 0 : 1;
+      for (; g + 2 <= end; g += 2) QuantStepAvx2<NQ>(qblock, queries, g, 2, h, acc);
+      if (g < end) QuantStepAvx2<NQ>(qblock, queries, g++, 1, h, acc);
     }
     std::uint32_t any = 0;
     for (int i = 0; i < NQ; ++i) {
       const __m256i c = _mm256_set1_epi32(queries[i].c[check]);
-      const __m256 threshold = _mm256_set1_ps(queries[i].threshold);
-      const __m256 slack = _mm256_set1_ps(queries[i].slack);
       for (int h = 0; h < 2; ++h) {
+        if (!live[h]) continue;
         const __m256i sums = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xx + check * kBlockLanes + h * 8));
         const __m256i d = _mm256_sub_epi32(_mm256_add_epi32(c, sums), _mm256_slli_epi32(acc[i][h], 2));
-        const __m256 lhs = _mm256_mul_ps(_mm256_sqrt_ps(_mm256_cvtepi32_ps(d)), scale_v);
-        const __m256 rhs = _mm256_mul_ps(_mm256_add_ps(threshold, ex_v[h]), slack);
-        const auto pruned = static_cast<std::uint32_t>(_mm256_movemask_ps(_mm256_cmp_ps(lhs, rhs, _CMP_GT_OQ)));
+        const auto pruned =
+            static_cast<std::uint32_t>(_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(d, limit[i][h]))));
         masks[i] &= ~(pruned << (8 * h));
       }
       any |= masks[i];
     }
-    if (any == 0) return;
+    if (any == 0) break;
+    live[0] = (any & 0xFFU) != 0;
+    live[1] = (any & 0xFF00U) != 0;
     ++check;
   }
+  for (int i = 0; i < NQ; ++i) masks_out[i] = masks[i];
 }
 
 void QuantAvx2Any(const std::uint8_t* qblock, const std::int32_t* xx, const float* ex, int qdim, float scale,

@@ -37,7 +37,7 @@ using BlockKernel = bool (*)(const float* block, int dim, const float* const* qu
 // Layout of a quantised block (kBlockLanes = 16 vectors, qdim = dimension
 // rounded up to a multiple of 4, padding zero): for each group g of 4
 // dimensions 64 bytes, lanes 0-7 then 8-15, 4 bytes per lane:
-// qblock[g * 64 + l * 4 + j] = X[l][4g + j] + 128 (an unsigned byte). D_S is
+// qblock[g * 64 + l * 4 + j] = X[l][4g + j] (a signed byte). D_S is
 // checked after every kQuantCheckEvery dimensions and at qdim; xx holds, per
 // check c, the 16 lanes' sums of X_d^2 over d < the c-th check's end.
 inline constexpr int kQuantCheckEvery = 64;
@@ -45,9 +45,10 @@ inline constexpr int QuantChecks(int qdim) { return (qdim + kQuantCheckEvery - 1
 
 struct QuantQuery {
   const std::int8_t* q = nullptr;   // qdim values in [-63, 63]
-  const std::int32_t* c = nullptr;  // per check: 4 * sum Q_d^2 + 512 * sum Q_d over the check's prefix
-  // A lane is pruned when s * sqrt(D_S) > (threshold + e_x) * slack, computed
-  // in float; threshold >= r + e_q and slack > 1 cover the float rounding.
+  const std::int32_t* c = nullptr;  // per check: 4 * sum Q_d^2 over the check's prefix
+  // A lane is pruned when s * sqrt(D_S) > (threshold + e_x) * slack, tested
+  // as an integer D_S > limit (vector_kernels.cc LaneLimit); threshold >=
+  // r + e_q and slack > 1 cover the float rounding.
   float threshold = 0;
   float slack = 1;
 };
