@@ -55,7 +55,7 @@ signals of every --signals file (written by `takeback register`):
   pdq     Hamming distance <= 31, quality >= 50 (rotated and flipped copies too)
   vpdq    >= 80% of the video's frames in the registered video, or the reverse
   md5, sha256  the same file
-  face    descriptor distance <= 0.55: always marked "review required" (a
+  face    descriptor distance <= 0.5: always marked "review required" (a
           lead for a person to check, never proof)
 Message texts are searched for each case's watch terms (names, phone
 numbers, handles), ignoring case and width, and phone numbers in any
@@ -77,7 +77,7 @@ Options:
       --faces            always compute faces (needs the models)
       --no-faces         never compute faces (faster; face signals are then
                          not matched). Default: faces when a case has face signals
-      --face-threshold D face distance limit (default 0.55)
+      --face-threshold D face distance limit (default 0.5, see docs/formats/face.md)
       --face-max-pixels N  look for faces in a copy scaled down to at most N
                          pixels (default 500000: in a 1280x960 Telegram
                          photo, faces from about 125 pixels are found);
@@ -149,7 +149,7 @@ struct ScanCommandOptions {
   std::string out = "takeback-report";
   bool folder = false;
   std::optional<bool> faces;
-  float face_threshold = 0.55F;
+  float face_threshold = face::kDefaultFaceMatchThreshold;
   std::string preserve;
   std::string sealing_key;
   std::string user;

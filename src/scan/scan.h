@@ -118,7 +118,7 @@ struct MatchOptions {
   int pdq_radius = 31;
   int pdq_min_quality = 50;
   hash::VpdqMatchOptions vpdq;
-  float face_threshold = 0.55F;  // provisional (docs/formats/face.md)
+  float face_threshold = face::kDefaultFaceMatchThreshold;  // calibrated in src/face (docs/formats/face.md)
 };
 
 struct CaseSignals {

@@ -92,7 +92,8 @@ TEST(ScanTest, FindsTheCaseInTheTestdataExport) {
   const json* face = FindMatch(report, 102, "face");
   ASSERT_NE(face, nullptr) << report["matches"].dump(1);
   EXPECT_TRUE((*face)["review_required"].get<bool>());
-  EXPECT_LE((*face)["distance"].get<double>(), 0.55);
+  EXPECT_LE((*face)["distance"].get<double>(), 0.5);
+  EXPECT_EQ((*face)["threshold"].get<double>(), 0.5);
   EXPECT_EQ((*face)["source"]["sender"]["id"], "user5550202");
   EXPECT_EQ((*face)["source"]["link"], "https://t.me/c/1876543210/102");
   EXPECT_EQ((*face)["source"]["date_utc"], "2024-08-20T21:15:07Z");
