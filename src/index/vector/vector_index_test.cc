@@ -348,6 +348,93 @@ TEST_P(VectorIndexTest, SearchesRunWhileAWriterAddsAndRemoves) {
   for (auto& t : readers) t.join();
 }
 
+// Vectors on both sides of the radius, closer to it than the int8
+// pre-filter's error bound (e_q + e_x is about 0.01-0.03 here), so that the
+// quantised distance alone cannot decide them: only the float re-check may.
+// Also vectors and a query with a component far outside the range the
+// quantisation scale was chosen for (clamped: a huge e_x or e_q).
+TEST_P(VectorIndexTest, VectorsWithinThePrefilterBoundOfTheRadiusMatchBruteForce) {
+  auto index = Make();
+  Data data(11);
+  Model model;
+  // The first Add fixes Flat's quantisation scale from its largest value.
+  const auto background = data.Random(300);
+  std::vector<std::uint64_t> ids(300);
+  for (std::uint64_t i = 0; i < 300; ++i) ids[i] = 10'000 + i;
+  ASSERT_TRUE(index->Add(ids, background).ok());
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    model[ids[i]].assign(background.begin() + static_cast<std::ptrdiff_t>(i * kDim),
+                         background.begin() + static_cast<std::ptrdiff_t>((i + 1) * kDim));
+  }
+  std::vector<std::vector<float>> queries;
+  for (int i = 0; i < 3; ++i) queries.push_back(data.Random(1));
+  queries.push_back(data.Random(1));
+  queries.back()[5] = 40.0F;  // far outside the scale: the query is clamped
+  const std::vector<double> radii = {0.3, 0.55};
+  std::uint64_t id = 1;
+  std::vector<std::uint64_t> new_ids;
+  std::vector<float> planted;
+  for (const auto& q : queries) {
+    for (double r : radii) {
+      for (double offset : {-0.03, -0.02, -0.01, -0.005, -1e-3, -2e-4, 2e-4, 1e-3, 0.005, 0.01, 0.02, 0.03}) {
+        auto v = data.AtDistance(q, r + offset);
+        new_ids.push_back(id++);
+        planted.insert(planted.end(), v.begin(), v.end());
+      }
+    }
+    // (Around the far-out query, every planted vector has its far-out
+    // component too: clamped when stored.)
+    auto far = data.Random(1);
+    far[17] = -25.0F;  // clamped when stored: e_x about 25
+    new_ids.push_back(id++);
+    planted.insert(planted.end(), far.begin(), far.end());
+  }
+  ASSERT_TRUE(index->Add(new_ids, planted).ok());
+  for (std::size_t i = 0; i < new_ids.size(); ++i) {
+    model[new_ids[i]].assign(planted.begin() + static_cast<std::ptrdiff_t>(i * kDim),
+                             planted.begin() + static_cast<std::ptrdiff_t>((i + 1) * kDim));
+  }
+  // The far-out query itself, stored.
+  auto near_far = queries.back();
+  ASSERT_TRUE(index->Add(std::span<const std::uint64_t>(&id, 1), near_far).ok());
+  model[id] = near_far;
+  for (const auto& q : queries) {
+    for (double r : radii) {
+      std::vector<VectorNeighbor> out;
+      ASSERT_TRUE(index->RangeSearch(q, static_cast<float>(r), &out).ok());
+      ExpectRange(model, q, r, out);
+      // Every planted vector 2e-4 or more inside is found, none 2e-4 outside.
+      std::size_t inside = 0;
+      for (const auto& [mid, v] : model) inside += Exact(q, v) <= r - 1e-4 ? 1 : 0;
+      std::size_t got_inside = 0;
+      for (const auto& n : out) got_inside += static_cast<double>(n.distance) <= r - 1e-4 ? 1 : 0;
+      EXPECT_EQ(got_inside, inside) << "radius " << r;
+    }
+    std::vector<VectorNeighbor> out;
+    for (int k : {1, 5, 30}) {
+      ASSERT_TRUE(index->Knn(q, k, &out).ok());
+      ExpectKnn(model, q, k, out);
+    }
+  }
+  // The batch path (several queries per kernel call) gives the same.
+  std::vector<float> batch;
+  for (const auto& q : queries) batch.insert(batch.end(), q.begin(), q.end());
+  auto r = index->RangeSearchBatch(batch, 0.55F, 2);
+  ASSERT_TRUE(r.ok());
+  for (std::size_t i = 0; i < queries.size(); ++i) {
+    std::vector<VectorNeighbor> one(r->neighbors.begin() + static_cast<std::ptrdiff_t>(r->lims[i]),
+                                    r->neighbors.begin() + static_cast<std::ptrdiff_t>(r->lims[i + 1]));
+    std::vector<VectorNeighbor> single;
+    ASSERT_TRUE(index->RangeSearch(queries[i], 0.55F, &single).ok());
+    EXPECT_EQ(one, single) << "query " << i;
+  }
+  if (GetParam() == "Flat") {
+    // The pre-filter passes at least every reported pair, and rules out most.
+    EXPECT_GE(r->prefilter_passed, r->neighbors.size());
+    EXPECT_LT(r->prefilter_passed, queries.size() * index->size() / 2);
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Kinds, VectorIndexTest, ::testing::ValuesIn(Kinds()),
                          [](const ::testing::TestParamInfo<std::string>& p) { return p.param; });
 
@@ -371,6 +458,135 @@ TEST(VectorIndexFactoryTest, DescriptionsAndDimensions) {
   EXPECT_EQ(out.size(), 2U);
   if (!HaveFaiss()) {
     EXPECT_EQ(MakeVectorIndex("FaissFlat", kDim).status().code(), ErrorCode::kUnsupported);
+  }
+}
+
+// Dimensions that are not a multiple of 4 (quantised padding) and that span
+// several pre-filter checks.
+TEST(FlatVectorIndexTest, OddDimensionsMatchBruteForce) {
+  std::mt19937 rng(21);
+  std::normal_distribution<float> g(0.0F, 0.3F);
+  for (int dim : {1, 3, 7, 33, 130}) {
+    auto made = MakeVectorIndex("Flat", dim);
+    ASSERT_TRUE(made.ok());
+    auto& index = **made;
+    const std::size_t n = 200;
+    std::vector<float> v(n * static_cast<std::size_t>(dim));
+    for (float& x : v) x = g(rng);
+    std::vector<std::uint64_t> ids(n);
+    for (std::size_t i = 0; i < n; ++i) ids[i] = i;
+    ASSERT_TRUE(index.Add(ids, v).ok());
+    std::vector<float> q(static_cast<std::size_t>(dim));
+    for (float& x : q) x = g(rng);
+    std::vector<std::pair<double, std::uint64_t>> all;
+    for (std::size_t i = 0; i < n; ++i) {
+      double s = 0;
+      for (int d = 0; d < dim; ++d) {
+        const double t = static_cast<double>(v[i * static_cast<std::size_t>(dim) + static_cast<std::size_t>(d)]) -
+                         static_cast<double>(q[static_cast<std::size_t>(d)]);
+        s += t * t;
+      }
+      all.emplace_back(std::sqrt(s), i);
+    }
+    std::sort(all.begin(), all.end());
+    // A radius halfway between the 10th and 11th nearest: exactly 10 found.
+    const double radius = (all[9].first + all[10].first) / 2;
+    std::vector<VectorNeighbor> out;
+    ASSERT_TRUE(index.RangeSearch(q, static_cast<float>(radius), &out).ok());
+    ASSERT_EQ(out.size(), 10U) << "dim " << dim;
+    for (std::size_t i = 0; i < out.size(); ++i) EXPECT_NEAR(out[i].distance, all[i].first, 1e-5) << "dim " << dim;
+    ASSERT_TRUE(index.Knn(q, 10, &out).ok());
+    ASSERT_EQ(out.size(), 10U);
+    for (std::size_t i = 0; i < out.size(); ++i) EXPECT_NEAR(out[i].distance, all[i].first, 1e-5) << "dim " << dim;
+  }
+}
+
+// The int8 pre-filter kernels: AVX2 and portable give the same masks, and
+// no lane whose quantised distance is within the threshold is pruned.
+TEST(VectorKernelsTest, QuantisedPrefilterKernelsAgreeAndNeverPruneALaneWithinTheBound) {
+  std::mt19937 rng(31);
+  const auto& best = internal::BestVectorKernels();
+  const auto& portable = internal::PortableVectorKernels();
+  for (int qdim : {4, 8, 64, 68, 128, 132}) {
+    const int checks = internal::QuantChecks(qdim);
+    std::vector<std::uint8_t> block(static_cast<std::size_t>(qdim) * internal::kBlockLanes);
+    std::vector<std::vector<int>> x(internal::kBlockLanes, std::vector<int>(static_cast<std::size_t>(qdim)));
+    std::vector<std::int32_t> xx(static_cast<std::size_t>(checks) * internal::kBlockLanes);
+    std::vector<float> ex(internal::kBlockLanes);
+    std::uniform_int_distribution<int> xd(-127, 127);
+    std::uniform_int_distribution<int> qd(-63, 63);
+    std::uniform_real_distribution<float> ed(0.0F, 0.05F);
+    for (int l = 0; l < internal::kBlockLanes; ++l) {
+      std::int32_t sum = 0;
+      for (int d = 0; d < qdim; ++d) {
+        const int v = xd(rng);
+        x[static_cast<std::size_t>(l)][static_cast<std::size_t>(d)] = v;
+        block[static_cast<std::size_t>(d / 4 * 64 + l * 4 + d % 4)] =
+            static_cast<std::uint8_t>(static_cast<std::int8_t>(v));
+        sum += v * v;
+        if ((d + 1) % internal::kQuantCheckEvery == 0 || d + 1 == qdim) {
+          xx[static_cast<std::size_t>(d / internal::kQuantCheckEvery * internal::kBlockLanes + l)] = sum;
+        }
+      }
+      ex[static_cast<std::size_t>(l)] = ed(rng);
+    }
+    const float scale = 0.003F;
+    for (int nq = 1; nq <= internal::kMaxKernelQueries; ++nq) {
+      std::vector<std::vector<std::int8_t>> qs(static_cast<std::size_t>(nq));
+      std::vector<std::vector<std::int32_t>> cs(static_cast<std::size_t>(nq));
+      internal::QuantQuery queries[internal::kMaxKernelQueries];
+      std::vector<std::vector<double>> full(static_cast<std::size_t>(nq));  // s * sqrt(D) over all of qdim
+      for (int i = 0; i < nq; ++i) {
+        auto& q = qs[static_cast<std::size_t>(i)];
+        auto& c = cs[static_cast<std::size_t>(i)];
+        q.resize(static_cast<std::size_t>(qdim));
+        c.resize(static_cast<std::size_t>(checks));
+        std::int32_t squares = 0;
+        for (int d = 0; d < qdim; ++d) {
+          q[static_cast<std::size_t>(d)] = static_cast<std::int8_t>(qd(rng));
+          squares += q[static_cast<std::size_t>(d)] * q[static_cast<std::size_t>(d)];
+          if ((d + 1) % internal::kQuantCheckEvery == 0 || d + 1 == qdim) {
+            c[static_cast<std::size_t>(d / internal::kQuantCheckEvery)] = 4 * squares;
+          }
+        }
+        for (int l = 0; l < internal::kBlockLanes; ++l) {
+          double dd = 0;
+          for (int d = 0; d < qdim; ++d) {
+            const double t =
+                2.0 * q[static_cast<std::size_t>(d)] - x[static_cast<std::size_t>(l)][static_cast<std::size_t>(d)];
+            dd += t * t;
+          }
+          full[static_cast<std::size_t>(i)].push_back(static_cast<double>(scale) * std::sqrt(dd));
+        }
+        // A threshold in the middle of this query's distances, so that
+        // some lanes pass and some do not.
+        auto sorted = full[static_cast<std::size_t>(i)];
+        std::sort(sorted.begin(), sorted.end());
+        queries[i].q = q.data();
+        queries[i].c = c.data();
+        queries[i].threshold = static_cast<float>(sorted[8]) - 0.02F;
+        queries[i].slack = 1.0001F;
+      }
+      std::uint32_t a[internal::kMaxKernelQueries];
+      std::uint32_t b[internal::kMaxKernelQueries];
+      best.quant(block.data(), xx.data(), ex.data(), qdim, scale, queries, nq, a);
+      portable.quant(block.data(), xx.data(), ex.data(), qdim, scale, queries, nq, b);
+      bool some_pruned = false;
+      for (int i = 0; i < nq; ++i) {
+        EXPECT_EQ(a[i], b[i]) << "qdim " << qdim << " query " << i;
+        for (int l = 0; l < internal::kBlockLanes; ++l) {
+          const bool kept = ((a[i] >> l) & 1U) != 0;
+          some_pruned |= !kept;
+          // Partial distances never exceed the full one, so a lane within
+          // the bound over all of qdim passes every check.
+          if (full[static_cast<std::size_t>(i)][static_cast<std::size_t>(l)] <=
+              static_cast<double>(queries[i].threshold) + static_cast<double>(ex[static_cast<std::size_t>(l)])) {
+            EXPECT_TRUE(kept) << "qdim " << qdim << " query " << i << " lane " << l;
+          }
+        }
+      }
+      EXPECT_TRUE(some_pruned) << "qdim " << qdim;
+    }
   }
 }
 
