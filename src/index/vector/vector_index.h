@@ -3,11 +3,14 @@
 //
 // One interface, two implementations, in the manner of faiss's Index (and of
 // index::BinaryIndex for PDQ hashes):
-//   "Flat"       Takeback's own exhaustive scan: vectors stored in blocks of
-//                8, dimension-major, squared differences summed with AVX2/FMA
-//                (runtime dispatch, portable fallback), a block abandoned as
-//                soon as every partial sum in it exceeds the search bound
-//                (partial sums of squares only grow, so this stays exact).
+//   "Flat"       Takeback's own exhaustive scan: every vector is also kept
+//                quantised to int8 with the norm of its quantisation error;
+//                an integer AVX2 pre-filter (runtime dispatch, portable
+//                fallback) rules out, by the triangle inequality, the
+//                vectors that cannot be within the radius (or the current
+//                k-th distance), and the rest are re-checked in float
+//                (blocks of 16, dimension-major, AVX2/FMA). Only the float
+//                distances are reported, so results stay exact.
 //   "FaissFlat"  FAISS's IndexFlatL2 (Debian libfaiss-dev) behind the same
 //                interface, for comparison (bench/vector_bench).
 // Build one with MakeVectorIndex(description, dimension).
