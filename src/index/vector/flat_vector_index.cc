@@ -296,7 +296,7 @@ class FlatVectorIndex final : public VectorIndex {
       }
       qb[static_cast<std::size_t>(d / 4) * 64 + lane * 4 + static_cast<std::size_t>(d % 4)] =
           static_cast<std::uint8_t>(static_cast<std::int8_t>(x));
-      sum += x * x;
+      sum += x * x + 256 * x;
       if ((d + 1) % kQuantCheckEvery == 0 || d + 1 == qdim_) {
         xx[static_cast<std::size_t>(d / kQuantCheckEvery) * kLanes + lane] = sum;
       }
@@ -318,7 +318,7 @@ class FlatVectorIndex final : public VectorIndex {
         const double e = static_cast<double>(st->query[d]) - static_cast<double>(step) * q;
         err += e * e;
       }
-      st->qq[static_cast<std::size_t>(d)] = static_cast<std::int8_t>(q);
+      st->qq[static_cast<std::size_t>(d)] = static_cast<std::int8_t>(q + 64);
       squares += q * q;
       if ((d + 1) % kQuantCheckEvery == 0 || d + 1 == qdim_) {
         st->qc[static_cast<std::size_t>(d / kQuantCheckEvery)] = static_cast<std::int32_t>(4 * squares);

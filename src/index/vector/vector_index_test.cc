@@ -523,7 +523,7 @@ TEST(VectorKernelsTest, QuantisedPrefilterKernelsAgreeAndNeverPruneALaneWithinTh
         x[static_cast<std::size_t>(l)][static_cast<std::size_t>(d)] = v;
         block[static_cast<std::size_t>(d / 4 * 64 + l * 4 + d % 4)] =
             static_cast<std::uint8_t>(static_cast<std::int8_t>(v));
-        sum += v * v;
+        sum += v * v + 256 * v;
         if ((d + 1) % internal::kQuantCheckEvery == 0 || d + 1 == qdim) {
           xx[static_cast<std::size_t>(d / internal::kQuantCheckEvery * internal::kBlockLanes + l)] = sum;
         }
@@ -534,6 +534,7 @@ TEST(VectorKernelsTest, QuantisedPrefilterKernelsAgreeAndNeverPruneALaneWithinTh
     for (int nq = 1; nq <= internal::kMaxKernelQueries; ++nq) {
       std::vector<std::vector<std::int8_t>> qs(static_cast<std::size_t>(nq));
       std::vector<std::vector<std::int32_t>> cs(static_cast<std::size_t>(nq));
+      std::vector<std::vector<int>> qvals(static_cast<std::size_t>(nq));
       internal::QuantQuery queries[internal::kMaxKernelQueries];
       std::vector<std::vector<double>> full(static_cast<std::size_t>(nq));  // s * sqrt(D) over all of qdim
       for (int i = 0; i < nq; ++i) {
@@ -543,8 +544,10 @@ TEST(VectorKernelsTest, QuantisedPrefilterKernelsAgreeAndNeverPruneALaneWithinTh
         c.resize(static_cast<std::size_t>(checks));
         std::int32_t squares = 0;
         for (int d = 0; d < qdim; ++d) {
-          q[static_cast<std::size_t>(d)] = static_cast<std::int8_t>(qd(rng));
-          squares += q[static_cast<std::size_t>(d)] * q[static_cast<std::size_t>(d)];
+          const int qv = qd(rng);
+          qvals[static_cast<std::size_t>(i)].push_back(qv);
+          q[static_cast<std::size_t>(d)] = static_cast<std::int8_t>(qv + 64);  // the kernels take Q + 64
+          squares += qv * qv;
           if ((d + 1) % internal::kQuantCheckEvery == 0 || d + 1 == qdim) {
             c[static_cast<std::size_t>(d / internal::kQuantCheckEvery)] = 4 * squares;
           }
@@ -552,8 +555,8 @@ TEST(VectorKernelsTest, QuantisedPrefilterKernelsAgreeAndNeverPruneALaneWithinTh
         for (int l = 0; l < internal::kBlockLanes; ++l) {
           double dd = 0;
           for (int d = 0; d < qdim; ++d) {
-            const double t =
-                2.0 * q[static_cast<std::size_t>(d)] - x[static_cast<std::size_t>(l)][static_cast<std::size_t>(d)];
+            const double t = 2.0 * qvals[static_cast<std::size_t>(i)][static_cast<std::size_t>(d)] -
+                             x[static_cast<std::size_t>(l)][static_cast<std::size_t>(d)];
             dd += t * t;
           }
           full[static_cast<std::size_t>(i)].push_back(static_cast<double>(scale) * std::sqrt(dd));

@@ -175,33 +175,25 @@ TAKEBACK_AVX2 bool BlockAvx2(const float* block, int dim, const float* const* qu
 }
 
 // The pre-filter with AVX2. vpmaddubsw multiplies unsigned by signed bytes
-// and adds pairs into int16: it gets |X| and Q with the sign of X
-// (vpsignb), so each pair is X_a Q_a + X_b Q_b, at most 2 * 127 * 63 = 16002
-// in magnitude; two groups of 4 dimensions are added in int16 (<= 32004, no
-// overflow) before one vpmaddwd by 1 widens them to int32. The integer
-// multiplier is what bounds this kernel, so fewer widenings is faster. acc =
-// sum Q_d X_d exactly, and D_S = c_S + xx_S - 4 acc = ||2Q_S - X_S||^2. A
-// half-block of 8 lanes whose lanes are all pruned for every query is not
-// computed further.
-template <int NQ>
-TAKEBACK_AVX2 inline __attribute__((always_inline)) __m256i QuantProductsAvx2(const std::uint8_t* x,
-                                                                              const QuantQuery& q, int g, int h) {
-  const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + h * 32));
-  std::int32_t packed;
-  std::memcpy(&packed, q.q + static_cast<std::ptrdiff_t>(g) * 4, sizeof(packed));
-  return _mm256_maddubs_epi16(_mm256_abs_epi8(xv), _mm256_sign_epi8(_mm256_set1_epi32(packed), xv));
-}
-
+// and adds pairs into int16: the query bytes Q + 64 (1..127) by the stored
+// X (-127..127), pairs at most 2 * 127 * 127 = 32258 in magnitude (no
+// saturation); vpmaddwd by 1 widens them to int32 sums of 4 dimensions. So
+// acc = sum (Q_d + 64) X_d exactly, and with xx_S = sum X_d^2 + 256 sum X_d,
+// D_S = c_S + xx_S - 4 acc = ||2Q_S - X_S||^2. No per-query sign or offset
+// work is left in the loop. A half-block of 8 lanes whose lanes are all
+// pruned for every query is not computed further.
 template <int NQ>
 TAKEBACK_AVX2 inline __attribute__((always_inline)) void QuantStepAvx2(const std::uint8_t* qblock,
-                                                                       const QuantQuery* queries, int g, int groups,
-                                                                       int h, __m256i (&acc)[NQ][2]) {
+                                                                       const QuantQuery* queries, int g, int h,
+                                                                       __m256i (&acc)[NQ][2]) {
   const __m256i ones = _mm256_set1_epi16(1);
-  const std::uint8_t* x = qblock + static_cast<std::ptrdiff_t>(g) * 64;
+  const __m256i xv =
+      _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qblock + static_cast<std::ptrdiff_t>(g) * 64 + h * 32));
   for (int i = 0; i < NQ; ++i) {
-    __m256i p = QuantProductsAvx2<NQ>(x, queries[i], g, h);
-    if (groups == 2) p = _mm256_add_epi16(p, QuantProductsAvx2<NQ>(x + 64, queries[i], g + 1, h));
-    acc[i][h] = _mm256_add_epi32(acc[i][h], _mm256_madd_epi16(p, ones));
+    std::int32_t packed;
+    std::memcpy(&packed, queries[i].q + static_cast<std::ptrdiff_t>(g) * 4, sizeof(packed));
+    acc[i][h] =
+        _mm256_add_epi32(acc[i][h], _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi32(packed), xv), ones));
   }
 }
 
@@ -231,19 +223,13 @@ TAKEBACK_AVX2 void QuantAvx2(const std::uint8_t* qblock, const std::int32_t* xx,
   for (int g = 0; g < groups;) {
     const int end = std::min(groups, g + kQuantCheckEvery / 4);
     if (live[0] && live[1]) {
-      for (; g + 2 <= end; g += 2) {
-        QuantStepAvx2<NQ>(qblock, queries, g, 2, 0, acc);
-        QuantStepAvx2<NQ>(qblock, queries, g, 2, 1, acc);
-      }
-      if (g < end) {
-        QuantStepAvx2<NQ>(qblock, queries, g, 1, 0, acc);
-        QuantStepAvx2<NQ>(qblock, queries, g, 1, 1, acc);
-        ++g;
+      for (; g < end; ++g) {
+        QuantStepAvx2<NQ>(qblock, queries, g, 0, acc);
+        QuantStepAvx2<NQ>(qblock, queries, g, 1, acc);
       }
     } else {
       const int h = live[0] ? 0 : 1;
-      for (; g + 2 <= end; g += 2) QuantStepAvx2<NQ>(qblock, queries, g, 2, h, acc);
-      if (g < end) QuantStepAvx2<NQ>(qblock, queries, g++, 1, h, acc);
+      for (; g < end; ++g) QuantStepAvx2<NQ>(qblock, queries, g, h, acc);
     }
     std::uint32_t any = 0;
     for (int i = 0; i < NQ; ++i) {

@@ -39,12 +39,13 @@ using BlockKernel = bool (*)(const float* block, int dim, const float* const* qu
 // dimensions 64 bytes, lanes 0-7 then 8-15, 4 bytes per lane:
 // qblock[g * 64 + l * 4 + j] = X[l][4g + j] (a signed byte). D_S is
 // checked after every kQuantCheckEvery dimensions and at qdim; xx holds, per
-// check c, the 16 lanes' sums of X_d^2 over d < the c-th check's end.
+// check c, the 16 lanes' sums of X_d^2 + 256 X_d over d < the c-th check's
+// end.
 inline constexpr int kQuantCheckEvery = 64;
 inline constexpr int QuantChecks(int qdim) { return (qdim + kQuantCheckEvery - 1) / kQuantCheckEvery; }
 
 struct QuantQuery {
-  const std::int8_t* q = nullptr;   // qdim values in [-63, 63]
+  const std::int8_t* q = nullptr;   // qdim values Q + 64, in [1, 127]
   const std::int32_t* c = nullptr;  // per check: 4 * sum Q_d^2 over the check's prefix
   // A lane is pruned when s * sqrt(D_S) > (threshold + e_x) * slack, tested
   // as an integer D_S > limit (vector_kernels.cc LaneLimit); threshold >=
