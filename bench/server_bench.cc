@@ -179,6 +179,7 @@ int Startup(const std::string& db, const std::string& bin) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // progress survives a timeout
   const std::string make = Arg(argc, argv, "--make-db");
   if (!make.empty()) {
     return MakeDb(make, std::atoll(Arg(argc, argv, "--signals", "1000000").c_str()),

@@ -65,6 +65,7 @@ Result<StartReport> Service::Start() {
     Status loaded = seq.ok() ? index_.LoadPdq(options_.index_path) : seq.status();
     if (loaded.ok()) {
       since = *seq;
+      snapshot_seq_ = *seq;
       report.from_snapshot = true;
     }
     // A damaged snapshot is not fatal: the store is the truth; rebuild.
@@ -113,6 +114,7 @@ Status Service::SaveSnapshot() {
   std::unique_lock lock(ApplyMutex());
   Result<store::SignalStats> stats = store_->Stats();
   if (!stats.ok()) return stats.status();
+  if (stats->max_seq == snapshot_seq_.load()) return Status::Ok();
   TAKEBACK_RETURN_IF_ERROR(index_.SavePdq(options_.index_path));
   const std::string tmp = options_.index_path + ".seq.tmp";
   {
@@ -124,6 +126,7 @@ Status Service::SaveSnapshot() {
   std::error_code ec;
   std::filesystem::rename(tmp, options_.index_path + ".seq", ec);
   if (ec) return IoError("cannot rename " + tmp + ": " + ec.message());
+  snapshot_seq_ = stats->max_seq;
   return Status::Ok();
 }
 

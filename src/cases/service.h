@@ -71,7 +71,9 @@ class Service {
 
   // Fills the match index from the store (and the snapshot when present).
   Result<StartReport> Start();
-  // Writes the pdq snapshot and the sequence it reflects (clean shutdown).
+  // Writes the pdq snapshot and the sequence it reflects (clean shutdown);
+  // does nothing when the store has not changed since the snapshot was
+  // loaded or last saved. Writers wait while it runs; readers do not.
   Status SaveSnapshot();
 
   store::Store& store() { return *store_; }
@@ -128,6 +130,7 @@ class Service {
   std::unordered_map<std::int64_t, store::Bank> banks_;
   MatchLimits limits_;
 
+  std::atomic<std::int64_t> snapshot_seq_{-1};  // the sequence the snapshot on disk reflects
   std::atomic<std::uint64_t> hashes_checked_{0};
   std::atomic<std::uint64_t> matches_found_{0};
 };

@@ -3,8 +3,10 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <charconv>
+#include <chrono>
 #include <ostream>
 #include <thread>
 
@@ -164,10 +166,6 @@ int RunServeCommand(std::span<const std::string> args, const CommandIo& io) {
     io.err << "takeback serve: cannot load the signals: " << started.status().message() << "\n";
     return kExitSomeFailed;
   }
-  if (!started->from_snapshot || started->changes_replayed > 0) {
-    Status saved = service.SaveSnapshot();
-    if (!saved.ok()) io.err << "takeback serve: warning: index snapshot not saved: " << saved.message() << "\n";
-  }
 
   server::Api api(&service, api_options);
   server::HttpServer http_server(
@@ -178,12 +176,26 @@ int RunServeCommand(std::span<const std::string> args, const CommandIo& io) {
     return kExitSomeFailed;
   }
 
+  // A stop that lands before Run() has started serving would be lost (the
+  // library ignores stop() then), so the waiter repeats it until Run returns.
+  std::atomic<bool> run_returned{false};
   std::thread waiter([&] {
     char c = 0;
     while (::read(g_stop_pipe[0], &c, 1) < 0 && errno == EINTR) {
     }
-    if (c == 's') http_server.Stop();
+    while (c == 's' && !run_returned.load()) {
+      http_server.Stop();
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
   });
+
+  // After a rebuild or replay, save a snapshot in the background so that the
+  // next start is fast; requests are served meanwhile (writes wait for it).
+  std::thread snapshotter;
+  Status first_snapshot = Status::Ok();  // reported after the join (streams are not shared across threads)
+  if (!started->from_snapshot || started->changes_replayed > 0) {
+    snapshotter = std::thread([&service, &first_snapshot] { first_snapshot = service.SaveSnapshot(); });
+  }
 
   const cases::MatchIndex::Sizes sizes = service.index().sizes();
   io.out << "takeback serve: listening on http://" << host << ":" << *bound << "\n";
@@ -195,9 +207,14 @@ int RunServeCommand(std::span<const std::string> args, const CommandIo& io) {
          << ")\n";
 
   Status run = http_server.Run();
+  run_returned = true;
   const char quit = 'q';  // wakes the waiter when the server stopped by itself
   (void)!::write(g_stop_pipe[1], &quit, 1);
   waiter.join();
+  if (snapshotter.joinable()) snapshotter.join();
+  if (!first_snapshot.ok()) {
+    io.err << "takeback serve: warning: index snapshot not saved at start: " << first_snapshot.message() << "\n";
+  }
   if (!run.ok()) {
     io.err << "takeback serve: " << run.message() << "\n";
     return kExitSomeFailed;
