@@ -10,6 +10,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -124,6 +125,8 @@ class ServerProcess {
     log_ = log;
     pid_ = ::fork();
     if (pid_ == 0) {
+      // A test that crashes must not leave servers behind.
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
       ::dup2(out_pipe[1], 1);
       const int err = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
       if (err >= 0) ::dup2(err, 2);
