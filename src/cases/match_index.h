@@ -60,9 +60,9 @@ Result<FaceVector> DecodeFaceValue(const std::vector<std::uint8_t>& value);
 std::vector<std::uint8_t> EncodeFaceValue(const FaceVector& v);
 
 struct MatchLimits {
-  int pdq_radius = 31;       // the largest pdq_max_distance of any bank
-  double vpdq_percent = 80;  // the smallest vpdq threshold of any bank
-  double face_distance = 0.55;
+  int pdq_radius = 31;         // the largest pdq_max_distance of any bank
+  double vpdq_percent = 80;    // the smallest vpdq threshold of any bank
+  double face_distance = 0.5;  // face::kDefaultFaceMatchThreshold
   int vpdq_frame_radius = 31;
   int min_quality = 50;
 };

@@ -89,7 +89,7 @@ CREATE TABLE banks (
   pdq_max_distance INTEGER NOT NULL DEFAULT 31,
   pdq_min_quality INTEGER NOT NULL DEFAULT 50,
   vpdq_threshold REAL NOT NULL DEFAULT 80,
-  face_max_distance REAL NOT NULL DEFAULT 0.55,
+  face_max_distance REAL NOT NULL DEFAULT 0.5,
   auto_approve INTEGER NOT NULL DEFAULT 0,
   created_at TEXT NOT NULL
 );

@@ -64,11 +64,11 @@ struct Bank {
   std::string name;
   std::optional<std::int64_t> org_id;
   std::string description;
-  int pdq_max_distance = 31;        // DESIGN.md match rule
-  int pdq_min_quality = 50;         // stored and queried pdq below this do not match
-  double vpdq_threshold = 80;       // percent, query or target share
-  double face_max_distance = 0.55;  // Euclidean; provisional (docs/formats/face.md)
-  bool auto_approve = false;        // review policy: false = every signal reviewed first
+  int pdq_max_distance = 31;       // DESIGN.md match rule
+  int pdq_min_quality = 50;        // stored and queried pdq below this do not match
+  double vpdq_threshold = 80;      // percent, query or target share
+  double face_max_distance = 0.5;  // Euclidean; face::kDefaultFaceMatchThreshold (docs/BENCHMARKS.md, calibration)
+  bool auto_approve = false;       // review policy: false = every signal reviewed first
   std::string created_at;
 };
 
