@@ -162,8 +162,13 @@ TAKEBACK_AVX2 bool BlockAvx2(const float* block, int dim, const float* const* qu
     for (; d < end; ++d) StepAvx2<NQ, P>(block, d, 0, queries, acc);
     int any = 0;
     for (int q = 0; q < NQ; ++q) {
-      any |= _mm256_movemask_ps(_mm256_cmp_ps(TotalAvx2<NQ, P>(acc, q, 0), bound[q], _CMP_LE_OQ));
-      any |= _mm256_movemask_ps(_mm256_cmp_ps(TotalAvx2<NQ, P>(acc, q, 1), bound[q], _CMP_LE_OQ));
+      // Locals, not the calls themselves, go into _mm256_cmp_ps: clang
+      // defines it as a macro, and the comma of TotalAvx2<NQ, P> would split
+      // its arguments.
+      const __m256 low = TotalAvx2<NQ, P>(acc, q, 0);
+      const __m256 high = TotalAvx2<NQ, P>(acc, q, 1);
+      any |= _mm256_movemask_ps(_mm256_cmp_ps(low, bound[q], _CMP_LE_OQ));
+      any |= _mm256_movemask_ps(_mm256_cmp_ps(high, bound[q], _CMP_LE_OQ));
     }
     if (any == 0) return false;
   }
