@@ -11,14 +11,27 @@
 //                typical dlib descriptor norm (~0.9 here) around a shared
 //                mean, so that different identities lie ~0.8-1.1 apart;
 //                10 descriptors per identity at 0.3-0.45 from its centre.
+//   "dlib":      the scale of real dlib descriptors as measured here: norm
+//                ~1.45 (the 7 golden descriptors of tests/golden: 1.42-1.52),
+//                a shared mean of norm ~1.33, identities at 0.35-0.60 from
+//                it in random directions, 10 photos per identity at
+//                0.20-0.38 from its centre: same-person pairs p5/median/p95
+//                0.32/0.42/0.50 apart, different people 0.68/0.80/0.90
+//                (0.25th percentile 0.62), like the calibration's real pairs
+//                (same 0.31/0.42/0.55, different 0.67/0.77/0.90, smallest
+//                of 404 0.615). The hardest of
+//                the three for a pre-filter: strangers lie closest to the
+//                radius.
 // Queries are new photos of stored people (half) and of strangers (half).
 // "passed" is the fraction of (query, stored vector) pairs the int8
 // pre-filter of "Flat" could not rule out (re-checked in float).
-// Workloads: range search at the default face threshold (0.55) one query at
-// a time and in batches of 256; 10-NN in batches; and a worst case, a range
-// so large that every vector qualifies, which defeats the early exit.
-// Usage: vector_bench [--sizes 100000,1000000] [--workloads random,clustered]
-//                     [--seconds S] [--no-faiss]
+// Workloads: range search at the default face threshold (0.5,
+// face::kDefaultFaceMatchThreshold; --radius to change) one query at a time
+// and in batches of 256; 10-NN in batches; and a worst case, a range so
+// large that every vector qualifies, which defeats the early exit.
+// --quick: only the range batches (1 and 2 threads) and 10-NN on 1 thread.
+// Usage: vector_bench [--sizes 100000,1000000] [--workloads random,clustered,dlib]
+//                     [--radius R] [--seconds S] [--threads N] [--quick] [--no-faiss]
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -43,7 +56,8 @@ using takeback::index::MakeVectorIndex;
 using takeback::index::VectorIndex;
 
 constexpr int kDim = 128;
-constexpr float kThreshold = 0.55F;  // face::kDefaultFaceMatchThreshold at the time of writing
+// face::kDefaultFaceMatchThreshold (src/face is not linked here).
+constexpr float kDefaultRadius = 0.5F;
 constexpr std::size_t kBatch = 256;
 
 double CpuSeconds() {
@@ -102,6 +116,33 @@ Data MakeClustered(std::size_t n, std::size_t nq, std::uint32_t seed) {
   std::uniform_real_distribution<double> spread(0.30, 0.45);
   std::uniform_real_distribution<double> centre_len(0.62, 0.72);  // centres 0.88-1.02 apart, descriptors ~0.8-1.1
   const std::vector<float> mean = RandomDirection(rng, 0.3);
+  auto new_centre = [&] {
+    std::vector<float> c = RandomDirection(rng, centre_len(rng));
+    for (int i = 0; i < kDim; ++i) c[static_cast<std::size_t>(i)] += mean[static_cast<std::size_t>(i)];
+    return c;
+  };
+  auto photo_of = [&](const std::vector<float>& c, std::vector<float>* out) {
+    const std::vector<float> off = RandomDirection(rng, spread(rng));
+    for (int i = 0; i < kDim; ++i) out->push_back(c[static_cast<std::size_t>(i)] + off[static_cast<std::size_t>(i)]);
+  };
+  Data d;
+  d.stored.reserve(n * kDim);
+  std::vector<std::vector<float>> some;
+  while (d.stored.size() < n * kDim) {
+    const std::vector<float> c = new_centre();
+    if (some.size() < nq / 2) some.push_back(c);
+    for (int k = 0; k < 10 && d.stored.size() < n * kDim; ++k) photo_of(c, &d.stored);
+  }
+  for (std::size_t q = 0; q < nq; ++q)
+    photo_of(q % 2 == 0 && q / 2 < some.size() ? some[q / 2] : new_centre(), &d.queries);
+  return d;
+}
+
+Data MakeDlibScale(std::size_t n, std::size_t nq, std::uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<double> spread(0.20, 0.38);
+  std::uniform_real_distribution<double> centre_len(0.35, 0.60);
+  const std::vector<float> mean = RandomDirection(rng, 1.33);
   auto new_centre = [&] {
     std::vector<float> c = RandomDirection(rng, centre_len(rng));
     for (int i = 0; i < kDim; ++i) c[static_cast<std::size_t>(i)] += mean[static_cast<std::size_t>(i)];
@@ -195,51 +236,79 @@ void Print(const char* kind, const char* what, int threads, const Rate& r) {
   std::fflush(stdout);
 }
 
-void Run(VectorIndex& index, const Data& data, double seconds, const char* kind) {
+struct Options {
+  float radius = kDefaultRadius;
+  double seconds = 3;
+  bool quick = false;
+  std::vector<int> threads = {1, 2};
+};
+
+void Run(VectorIndex& index, const Data& data, const Options& opt, const char* kind) {
   const std::size_t nq = data.queries.size() / kDim;
   std::size_t next = 0;
+  char range_name[64];
+  std::snprintf(range_name, sizeof(range_name), "range %.2f", static_cast<double>(opt.radius));
   auto one = [&](std::size_t q) { return std::span<const float>(data.queries.data() + q * kDim, kDim); };
-  Print(kind, "range 0.55, one query per call", 1, Measure(seconds, 1, [&] {
-          auto r = index.RangeSearchBatch(one(next++ % nq), kThreshold, 1);
-          if (!r.ok()) return std::size_t{0};
-          g_passed += r->prefilter_passed;
-          return r->neighbors.size();
-        }));
-  for (int threads : {1, 2}) {
-    Print(kind, "range 0.55, batches of 256", threads, Measure(seconds, kBatch, [&] {
-            auto r = index.RangeSearchBatch(std::span(data.queries).first(kBatch * kDim), kThreshold, threads);
+  if (!opt.quick) {
+    Print(kind, (std::string(range_name) + ", one query per call").c_str(), 1, Measure(opt.seconds, 1, [&] {
+            auto r = index.RangeSearchBatch(one(next++ % nq), opt.radius, 1);
             if (!r.ok()) return std::size_t{0};
             g_passed += r->prefilter_passed;
             return r->neighbors.size();
           }));
   }
-  for (int threads : {1, 2}) {
-    Print(kind, "10-NN, batches of 256", threads, Measure(seconds, kBatch, [&] {
+  for (int threads : opt.threads) {
+    Print(kind, (std::string(range_name) + ", batches of 256").c_str(), threads, Measure(opt.seconds, kBatch, [&] {
+            auto r = index.RangeSearchBatch(std::span(data.queries).first(kBatch * kDim), opt.radius, threads);
+            if (!r.ok()) return std::size_t{0};
+            g_passed += r->prefilter_passed;
+            return r->neighbors.size();
+          }));
+  }
+  for (int threads : opt.threads) {
+    if (opt.quick && threads != 1) continue;
+    Print(kind, "10-NN, batches of 256", threads, Measure(opt.seconds, kBatch, [&] {
             auto r = index.KnnBatch(std::span(data.queries).first(kBatch * kDim), 10, threads);
             if (!r.ok()) return std::size_t{0};
             g_passed += r->prefilter_passed;
             return r->neighbors.size();
           }));
   }
-  Print(kind, "worst case: range 100 (all match)", 2, Measure(seconds, 32, [&] {
-          auto r = index.RangeSearchBatch(std::span(data.queries).first(32 * kDim), 100.0F, 2);
-          if (!r.ok()) return std::size_t{0};
-          g_passed += r->prefilter_passed;
-          return r->neighbors.size();
-        }));
+  if (!opt.quick) {
+    Print(kind, "worst case: range 100 (all match)", 2, Measure(opt.seconds, 32, [&] {
+            auto r = index.RangeSearchBatch(std::span(data.queries).first(32 * kDim), 100.0F, 2);
+            if (!r.ok()) return std::size_t{0};
+            g_passed += r->prefilter_passed;
+            return r->neighbors.size();
+          }));
+  }
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   std::vector<std::size_t> sizes = {100'000, 1'000'000};
-  double seconds = 3;
+  Options opt;
   bool faiss = takeback::index::HaveFaiss();
-  std::vector<std::string> workloads = {"random", "clustered"};
+  std::vector<std::string> workloads = {"random", "clustered", "dlib"};
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--seconds" && i + 1 < argc) {
-      seconds = std::atof(argv[++i]);
+      opt.seconds = std::atof(argv[++i]);
+    } else if (a == "--radius" && i + 1 < argc) {
+      opt.radius = static_cast<float>(std::atof(argv[++i]));
+      if (!(opt.radius >= 0) || !std::isfinite(opt.radius)) {
+        std::fprintf(stderr, "vector_bench: --radius needs a finite number >= 0\n");
+        return 2;
+      }
+    } else if (a == "--threads" && i + 1 < argc) {
+      opt.threads = {std::atoi(argv[++i])};
+      if (opt.threads[0] < 1) {
+        std::fprintf(stderr, "vector_bench: --threads needs a number >= 1\n");
+        return 2;
+      }
+    } else if (a == "--quick") {
+      opt.quick = true;
     } else if (a == "--sizes" && i + 1 < argc) {
       sizes.clear();
       std::string list = argv[++i];
@@ -254,8 +323,8 @@ int main(int argc, char** argv) {
       for (std::size_t pos = 0; pos <= list.size();) {
         const std::size_t comma = std::min(list.find(',', pos), list.size());
         workloads.push_back(list.substr(pos, comma - pos));
-        if (workloads.back() != "random" && workloads.back() != "clustered") {
-          std::fprintf(stderr, "vector_bench: unknown workload \"%s\" (expected random or clustered)\n",
+        if (workloads.back() != "random" && workloads.back() != "clustered" && workloads.back() != "dlib") {
+          std::fprintf(stderr, "vector_bench: unknown workload \"%s\" (expected random, clustered or dlib)\n",
                        workloads.back().c_str());
           return 2;
         }
@@ -265,16 +334,20 @@ int main(int argc, char** argv) {
       faiss = false;
     } else {
       std::fprintf(stderr,
-                   "usage: vector_bench [--sizes N,N...] [--workloads random,clustered] [--seconds S] [--no-faiss]\n");
+                   "usage: vector_bench [--sizes N,N...] [--workloads random,clustered,dlib] [--radius R]\n"
+                   "                    [--seconds S] [--threads N] [--quick] [--no-faiss]\n");
       return 2;
     }
   }
-  std::printf("Vector index benchmark: %s, %u hardware threads, kernel %s, %.1f s per figure\n", CpuModel().c_str(),
-              std::thread::hardware_concurrency(), std::string(takeback::index::VectorKernelName()).c_str(), seconds);
+  std::printf("Vector index benchmark: %s, %u hardware threads, kernel %s, %.1f s per figure, radius %.2f\n",
+              CpuModel().c_str(), std::thread::hardware_concurrency(),
+              std::string(takeback::index::VectorKernelName()).c_str(), opt.seconds, static_cast<double>(opt.radius));
   std::printf("load average before: %s\n", LoadAverage().c_str());
   for (std::size_t n : sizes) {
     for (const std::string& workload : workloads) {
-      const Data data = workload == "clustered" ? MakeClustered(n, 1024, 42) : MakeData(n, 1024, 42);
+      const Data data = workload == "clustered" ? MakeClustered(n, 1024, 42)
+                        : workload == "dlib"    ? MakeDlibScale(n, 1024, 42)
+                                                : MakeData(n, 1024, 42);
       g_stored = n;
       std::printf("%zu stored 128-d vectors, %s workload (%.0f MiB of floats)\n", n, workload.c_str(),
                   static_cast<double>(n) * kDim * 4 / 1048576.0);
@@ -301,7 +374,7 @@ int main(int argc, char** argv) {
         std::printf("  %-10s built in %.2f s, resident memory +%.0f bytes per vector\n", kind,
                     std::chrono::duration<double>(Clock::now() - t0).count(),
                     (ResidentBytes() - rss0) / static_cast<double>(n));
-        Run(**index, data, seconds, kind);
+        Run(**index, data, opt, kind);
       }
     }
   }
