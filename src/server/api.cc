@@ -13,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cases/scan_read.h"
 #include "common/hex.h"
 #include "hash/vpdq.h"
 #include "store/secrets.h"
@@ -551,6 +552,8 @@ struct Api::Impl {
   HttpResponse WithdrawCase(const HttpRequest& req, std::string_view number);
   HttpResponse Match(const HttpRequest& req);
   HttpResponse Delta(const HttpRequest& req);
+  HttpResponse ScanSources(const HttpRequest& req);
+  HttpResponse ScanSignals(const HttpRequest& req);
   HttpResponse Feedback(const HttpRequest& req);
   HttpResponse CreateReport(const HttpRequest& req);
   HttpResponse ListReports(const HttpRequest& req);
@@ -636,6 +639,10 @@ HttpResponse Api::Impl::Route(const HttpRequest& req, std::string* route) {
     r = method("POST", "/v1/match", [&] { return Match(req); });
   } else if (is({"v1", "signals", "delta"})) {
     r = method("GET", "/v1/signals/delta", [&] { return Delta(req); });
+  } else if (is({"v1", "scan", "sources"})) {
+    r = method("GET", "/v1/scan/sources", [&] { return ScanSources(req); });
+  } else if (is({"v1", "scan", "signals"})) {
+    r = method("GET", "/v1/scan/signals", [&] { return ScanSignals(req); });
   } else if (is({"v1", "signals", "pending"})) {
     r = method("GET", "/v1/signals/pending", [&] { return ListPendingSignals(req); });
   } else if (is({"v1", "signals", "*"})) {
@@ -891,6 +898,94 @@ HttpResponse Api::Impl::Delta(const HttpRequest& req) {
   }
   return JsonResponse(
       200, {{"changes", list}, {"next_since", next}, {"more", changes->size() == static_cast<std::size_t>(*limit)}});
+}
+
+// ---- investigators' scans (issue 6): the active signals of chosen cases or of
+// every bank, with case numbers, bank names and watch terms. Face descriptors
+// and watch terms are sensitive: only the roles that scan or review get them.
+
+namespace {
+constexpr std::initializer_list<Role> kScanRoles = {Role::kInvestigator, Role::kCaseworker, Role::kAdmin};
+
+Json ScanSourceJson(const cases::ScanSource& s) {
+  Json j = {{"kind", s.kind}, {"id", s.id}, {"name", s.name}, {"status", s.status}};
+  if (s.kind == "case") {
+    j["watch_terms"] = s.watch_terms;
+  } else {
+    j["rules"] = {{"pdq_max_distance", s.bank.pdq_max_distance},
+                  {"pdq_min_quality", s.bank.pdq_min_quality},
+                  {"vpdq_threshold", s.bank.vpdq_threshold},
+                  {"face_max_distance", s.bank.face_max_distance}};
+  }
+  return j;
+}
+
+HttpResponse ScanLookupError(const Status& st) {
+  if (st.code() == ErrorCode::kNotFound) return Error(404, "not_found", st.message());
+  return FromStatus(st);
+}
+}  // namespace
+
+HttpResponse Api::Impl::ScanSources(const HttpRequest& req) {
+  HttpResponse err;
+  std::optional<cases::Principal> who = Authorize(req, kScanRoles, &err);
+  if (!who) return err;
+  std::vector<cases::ScanSource> sources;
+  std::size_t asked = 0;
+  for (const auto& [name, value] : req.query) {
+    if (name != "case" && name != "bank") continue;
+    if (++asked > options.max_batch) return Error(413, "too_large", "too many cases and banks in one request");
+    Result<cases::ScanSource> s =
+        name == "case" ? cases::FindScanCase(service->store(), value) : cases::FindScanBank(service->store(), value);
+    if (!s.ok()) return ScanLookupError(s.status());
+    sources.push_back(std::move(*s));
+  }
+  if (asked == 0) {
+    Result<std::vector<cases::ScanSource>> banks = cases::AllScanBanks(service->store());
+    if (!banks.ok()) return FromStatus(banks.status());
+    sources = std::move(*banks);
+  }
+  std::string names;
+  Json list = Json::array();
+  for (const cases::ScanSource& s : sources) {
+    if (names.size() < 1000) names += (names.empty() ? "" : ", ") + s.kind + " " + s.name;
+    list.push_back(ScanSourceJson(s));
+  }
+  const Status audited = service->store().Audit(
+      {0, "", who->Actor(), "scan.sources", asked == 0 ? "banks:all" : "scan:chosen", names.substr(0, 1000)});
+  if (!audited.ok()) return FromStatus(audited);
+  return JsonResponse(200, {{"sources", list}});
+}
+
+HttpResponse Api::Impl::ScanSignals(const HttpRequest& req) {
+  HttpResponse err;
+  std::optional<cases::Principal> who = Authorize(req, kScanRoles, &err);
+  if (!who) return err;
+  const std::optional<std::string> case_number = req.Query("case");
+  const std::optional<std::string> bank = req.Query("bank");
+  if (case_number.has_value() == bank.has_value()) {
+    return Error(400, "invalid_request", "give exactly one of ?case=NUMBER or ?bank=NAME|ID");
+  }
+  Result<std::int64_t> after = QueryInt(req, "after", 0, 0, INT64_MAX);
+  if (!after.ok()) return FromStatus(after.status());
+  Result<std::int64_t> limit = QueryInt(req, "limit", 1000, 1, 10000);
+  if (!limit.ok()) return FromStatus(limit.status());
+  Result<cases::ScanSource> source =
+      case_number ? cases::FindScanCase(service->store(), *case_number) : cases::FindScanBank(service->store(), *bank);
+  if (!source.ok()) return ScanLookupError(source.status());
+  Result<std::vector<store::StoredSignal>> page =
+      cases::ReadScanSignals(service->store(), *source, *after, static_cast<int>(*limit), who->Actor());
+  if (!page.ok()) return FromStatus(page.status());
+  Json list = Json::array();
+  std::int64_t next = *after;
+  for (const store::StoredSignal& s : *page) {
+    next = s.id;
+    list.push_back({{"id", s.id}, {"seq", s.seq}, {"created", s.created_at}, {"signal", SignalJson(s)}});
+  }
+  return JsonResponse(200, {{"source", ScanSourceJson(*source)},
+                            {"signals", list},
+                            {"next_after", next},
+                            {"more", page->size() == static_cast<std::size_t>(*limit)}});
 }
 
 HttpResponse Api::Impl::Feedback(const HttpRequest& req) {

@@ -764,6 +764,27 @@ class SqliteStore final : public Store {
     return s.status();
   }
 
+  Result<std::vector<StoredSignal>> ListActiveSignalsOf(const SignalOwner& owner, std::int64_t after_id, int limit,
+                                                        const std::string& actor) override {
+    if (owner.case_id.has_value() == owner.bank_id.has_value()) {
+      return InvalidArgument("ListActiveSignalsOf needs exactly one of a case or a bank");
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<StoredSignal> out;
+    // signals_case serves the case query; banks are few and use signals_state.
+    Stmt s(db_, "SELECT " + std::string(kSignalColumns) + " FROM signals WHERE " +
+                    (owner.case_id ? "case_id" : "bank_id") +
+                    " = ? AND state = 'active' AND id > ? ORDER BY id LIMIT ?");
+    s.Bind(1, owner.case_id ? *owner.case_id : *owner.bank_id).Bind(2, after_id).Bind(3, limit);
+    while (s.Step()) out.push_back(ReadSignal(s));
+    TAKEBACK_RETURN_IF_ERROR(s.status());
+    TAKEBACK_RETURN_IF_ERROR(AuditLocked(
+        {0, "", actor, "signals.read",
+         owner.case_id ? "case:" + std::to_string(*owner.case_id) : "bank:" + std::to_string(*owner.bank_id),
+         std::to_string(out.size()) + " active signals after id " + std::to_string(after_id)}));
+    return out;
+  }
+
   Result<SignalStats> Stats() override {
     std::lock_guard<std::mutex> lock(mu_);
     SignalStats stats;

@@ -212,6 +212,12 @@ class Store {
   virtual Status ScanChanges(std::int64_t since, const std::function<bool(const StoredSignal&)>& fn) = 0;
   // Streams the active signals (of `type`, or all when empty) in id order.
   virtual Status ScanActive(const std::string& type, const std::function<bool(const StoredSignal&)>& fn) = 0;
+  // The active signals of one owner (owner.case_id or owner.bank_id) with
+  // id > after_id, by id, at most `limit`: what an investigator's scan reads
+  // (issue 6). Audited as "signals.read" on "case:N" / "bank:N" with the
+  // count. kInvalidArgument when the owner names neither or both.
+  virtual Result<std::vector<StoredSignal>> ListActiveSignalsOf(const SignalOwner& owner, std::int64_t after_id,
+                                                                int limit, const std::string& actor) = 0;
   virtual Result<SignalStats> Stats() = 0;
 
   // --- reports (flaggers) ---
