@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/args.h"
+#include "cli/scan_signals.h"
 #include "common/file.h"
 #include "evidence/store.h"
 #include "scan/report.h"
@@ -37,6 +38,8 @@ constexpr std::uint64_t kMaxPreserveBytes = std::uint64_t{1} << 30;
 constexpr int kFastJpegMinSide = 256;  // as `takeback hash --fast` (docs/formats/pdq.md)
 
 constexpr std::string_view kHelp = R"help(Usage: takeback scan --signals FILE [OPTION]... EXPORT|FOLDER|FILE...
+  or:  takeback scan --server URL [--case NUMBER]... [--bank NAME]... [OPTION]... EXPORT|FOLDER|FILE...
+  or:  takeback scan --db FILE [--case NUMBER]... [--bank NAME]... [OPTION]... EXPORT|FOLDER|FILE...
 
 Find a victim's images, videos, face and personal details in Telegram chat
 exports and in folders, and write a report of what was found, where, when
@@ -51,7 +54,8 @@ export of many gigabytes needs little memory.
 Each photo, video, image sent as a file and thumbnail is hashed (PDQ and
 its 8 rotations/flips, vPDQ at one frame per second for videos, MD5 and
 SHA-256, and faces when a case has face signals) and matched against the
-signals of every --signals file (written by `takeback register`):
+signals of every --signals file (written by `takeback register`), or of
+cases and banks read from a Takeback server or its store file (below):
   pdq     Hamming distance <= 31, quality >= 50 (rotated and flipped copies too)
   vpdq    >= 80% of the video's frames in the registered video, or the reverse
   md5, sha256  the same file
@@ -67,9 +71,28 @@ export that lead outside its folder (absolute paths, "..", symbolic links)
 are refused and never read. A damaged or truncated result.json is reported;
 everything before the damage is still scanned.
 
+Where the signals come from (at least one; they can be combined):
+      --signals FILE     a case's signal-set file (repeat for several cases)
+      --server URL       a Takeback server (`takeback serve`), e.g.
+                         http://127.0.0.1:8080: the active (reviewed) signals
+                         and the watch terms of each --case, and of each
+                         --bank; with neither, of every bank. Needs an API key
+                         of an investigator, caseworker or admin. Every read
+                         is written to the server's audit log
+      --key KEY          the API key for --server (default: $TAKEBACK_API_KEY;
+                         prefer the variable: a command line is visible to
+                         other users of the machine)
+      --db FILE          the same, read from the server's SQLite store file
+                         (`takeback serve --db FILE`) on this machine, for
+                         work offline; only its audit log is written to
+                         (actor "local:" and --user)
+      --case NUMBER      a case number (TB-XXXX-XXXX); repeat for several
+      --bank NAME|ID     a bank, by name or id; repeat for several
+Withdrawn cases and withdrawn, rejected or not yet reviewed signals are
+never used. Each match in the report names its case number or bank and the
+signal's id, so a caseworker can act on it.
+
 Options:
-      --signals FILE     a case's signal-set file (repeat for several cases;
-                         required)
   -o, --out DIR          write DIR/report.json and DIR/report.html (default:
                          takeback-report; created if needed)
       --folder           treat every folder as a plain folder, even one that
@@ -92,7 +115,8 @@ Options:
       --evidence-dir DIR the same as --preserve
       --sealing-key FILE the evidence sealing key (default: $TAKEBACK_SEALING_KEY,
                          else DIR/keys/sealing.key)
-      --user NAME        who captures the evidence (default: $USER)
+      --user NAME        who captures the evidence, and who reads --db in its
+                         audit log (default: $USER)
       --fast             decode large JPEGs at reduced size (libjpeg DCT
                          scaling, as `takeback hash --fast`): faster; PDQ
                          hashes may differ by a few bits from the exact ones
@@ -121,31 +145,54 @@ clicked, every chat text escaped. Both are written with permissions 0600.
 Exit status: 0 the scan finished (found something or not); 1 it finished
 but a source was damaged or truncated, some files were unreadable or
 evidence could not be preserved; 2 bad command line, unreadable signal
-file or missing face models.
+file, missing face models, or signals that could not be read from the
+server or store (unreachable, key refused, role not allowed, unknown case:
+one line on stderr says which and what to do).
 
 Examples:
   takeback register --out case.json --watch-term "김지은" me.jpg clip.mp4
   takeback scan --signals case.json -o report ~/Downloads/Telegram\ Desktop/ChatExport_2024-08-21
   takeback scan --signals a.json --signals b.json --preserve evidence/ export1 export2 seized-disk/
+  TAKEBACK_API_KEY=tbk_... takeback scan --server https://takeback.example.org --case TB-7QX2-M9KD export/
+  takeback scan --db /var/lib/takeback/takeback.db --bank reports seized-disk/
 )help";
 
-constexpr std::array<OptionSpec, 21> kOptionSpecs = {{
-    {"signals", '\0', true},         {"out", 'o', true},
-    {"folder", '\0', false},         {"faces", '\0', false},
-    {"no-faces", '\0', false},       {"face-threshold", '\0', true},
-    {"preserve", '\0', true},        {"evidence-dir", '\0', true},
-    {"sealing-key", '\0', true},     {"user", '\0', true},
-    {"no-images", '\0', false},      {"jobs", 'j', true},
-    {"json", '\0', false},           {"quiet", 'q', false},
-    {"model-dir", '\0', true},       {"help", 'h', false},
-    {"max-pixels", '\0', true},      {"max-file-size", '\0', true},
-    {"face-max-pixels", '\0', true}, {"thorough-faces", '\0', false},
+constexpr std::array<OptionSpec, 26> kOptionSpecs = {{
+    {"signals", '\0', true},
+    {"out", 'o', true},
+    {"folder", '\0', false},
+    {"faces", '\0', false},
+    {"no-faces", '\0', false},
+    {"face-threshold", '\0', true},
+    {"preserve", '\0', true},
+    {"evidence-dir", '\0', true},
+    {"sealing-key", '\0', true},
+    {"user", '\0', true},
+    {"no-images", '\0', false},
+    {"jobs", 'j', true},
+    {"json", '\0', false},
+    {"quiet", 'q', false},
+    {"model-dir", '\0', true},
+    {"help", 'h', false},
+    {"max-pixels", '\0', true},
+    {"max-file-size", '\0', true},
+    {"face-max-pixels", '\0', true},
+    {"thorough-faces", '\0', false},
     {"fast", '\0', false},
+    {"server", '\0', true},
+    {"key", '\0', true},
+    {"db", '\0', true},
+    {"case", '\0', true},
+    {"bank", '\0', true},
 }};
 
 struct ScanCommandOptions {
   bool help = false;
   std::vector<std::string> signal_files;
+  std::string server;
+  std::string key;
+  std::string db;
+  ScanSignalSelection selection;
   std::string out = "takeback-report";
   bool folder = false;
   std::optional<bool> faces;
@@ -179,9 +226,30 @@ Result<ScanCommandOptions> ParseScanOptions(std::span<const std::string> args, u
   if (options.help) return options;
   for (const auto& [name, value] : parsed->options) {
     if (name == "signals") options.signal_files.push_back(value);
+    if (name == "case") options.selection.cases.push_back(value);
+    if (name == "bank") options.selection.banks.push_back(value);
   }
-  if (options.signal_files.empty()) {
-    return InvalidArgument("--signals FILE is required (a case's signal set, from `takeback register`)");
+  options.server = parsed->Value("server").value_or("");
+  options.db = parsed->Value("db").value_or("");
+  options.key = parsed->Value("key").value_or(EnvOr("TAKEBACK_API_KEY", ""));
+  if (options.signal_files.empty() && options.server.empty() && options.db.empty()) {
+    return InvalidArgument(
+        "say where the signals come from: --signals FILE (from `takeback register`), --server URL or --db FILE");
+  }
+  if (parsed->Has("server") && options.server.empty()) return InvalidArgument("--server needs a URL");
+  if (!options.server.empty() && options.server.rfind("http://", 0) != 0 && options.server.rfind("https://", 0) != 0) {
+    return InvalidArgument("--server needs a URL starting with http:// or https:// (got " + options.server + ")");
+  }
+  if (parsed->Has("db") && options.db.empty()) return InvalidArgument("--db needs the store file");
+  if (options.server.empty() && options.db.empty() && (parsed->Has("case") || parsed->Has("bank"))) {
+    return InvalidArgument("--case and --bank choose what to read from --server or --db");
+  }
+  if (parsed->Has("key") && options.server.empty()) return InvalidArgument("--key is the API key for --server");
+  for (const std::string& c : options.selection.cases) {
+    if (c.empty()) return InvalidArgument("--case needs a case number");
+  }
+  for (const std::string& b : options.selection.banks) {
+    if (b.empty()) return InvalidArgument("--bank needs a bank name or id");
   }
   if (const std::optional<std::string> out = parsed->Value("out")) {
     if (out->empty()) return InvalidArgument("--out needs a directory");
@@ -243,7 +311,7 @@ Result<ScanCommandOptions> ParseScanOptions(std::span<const std::string> args, u
 
 int UsageError(const CommandIo& io, const std::string& message) {
   io.err << "takeback scan: " << message << "\n"
-         << "Usage: takeback scan --signals FILE [OPTION]... EXPORT|FOLDER|FILE...\n"
+         << "Usage: takeback scan --signals FILE|--server URL|--db FILE [OPTION]... EXPORT|FOLDER|FILE...\n"
          << "Try 'takeback scan --help' for more information.\n";
   return kExitUsage;
 }
@@ -403,7 +471,66 @@ int RunScanCommand(std::span<const std::string> args, const CommandIo& io) {
     }
     for (const signals::Signal& s : set->signals) any_face |= s.type == signals::SignalType::kFace;
     report.cases.push_back({file, set->case_ref, set->signals.size(), set->watch_terms});
-    cases.push_back({file, std::move(*set)});
+    scan::CaseSignals c;
+    c.file = file;
+    c.set = std::move(*set);
+    cases.push_back(std::move(c));
+  }
+  for (const bool from_server : {true, false}) {
+    const std::string& where = from_server ? options.server : options.db;
+    if (where.empty()) continue;
+    const bool show = !options.quiet && (options.json || io.err_is_terminal);
+    bool shown = false;
+    const auto progress = [&](const std::string& source, std::size_t n) {
+      if (!show) return;
+      if (options.json) {
+        nlohmann::ordered_json e;
+        e["event"] = "signals";
+        e["source"] = source;
+        e["signals"] = n;
+        io.err << e.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << "\n" << std::flush;
+      } else {
+        io.err << "\rreading signals from " << where << ": " << n << " (" << source << ")\x1b[K" << std::flush;
+        shown = true;
+      }
+    };
+    Result<ScanSignalsRead> read =
+        from_server ? FetchScanSignals(options.server, options.key, options.selection, progress)
+                    : ReadScanSignalsFromStore(options.db, options.user, options.selection, progress);
+    if (shown) io.err << "\r\x1b[K" << std::flush;
+    if (!read.ok()) {
+      io.err << "takeback scan: " << read.status().message() << "\n";
+      return kExitUsage;
+    }
+    for (std::string& w : read->warnings) {
+      io.err << "takeback scan: warning: " << w << "\n";
+      report.AddWarning(std::move(w));
+    }
+    if (read->sets.empty()) {
+      io.err << "takeback scan: " << where << " has no banks to scan against; name cases with --case NUMBER\n";
+      return kExitUsage;
+    }
+    for (scan::CaseSignals& c : read->sets) {
+      for (const signals::Signal& s : c.set.signals) any_face |= s.type == signals::SignalType::kFace;
+      scan::CaseSummary summary{c.file, c.set.case_ref, c.set.signals.size(), c.set.watch_terms};
+      summary.kind = c.kind;
+      summary.name = c.name;
+      report.cases.push_back(std::move(summary));
+      cases.push_back(std::move(c));
+    }
+  }
+  {
+    std::size_t signal_count = 0;
+    std::size_t term_count = 0;
+    for (const scan::CaseSignals& c : cases) {
+      signal_count += c.set.signals.size();
+      term_count += c.set.watch_terms.size();
+    }
+    if (signal_count == 0 && term_count == 0) {
+      io.err << "takeback scan: nothing to look for: the chosen cases and banks have no active signals and no watch "
+                "terms (signals act only once a caseworker has approved them)\n";
+      return kExitUsage;
+    }
   }
   scan::MatchOptions match_options;
   match_options.face_threshold = options.face_threshold;

@@ -304,11 +304,12 @@ std::string FormatReportJson(const ScanReport& report) {
   OJson cases = OJson::array();
   for (std::size_t i = 0; i < report.cases.size(); ++i) {
     const CaseSummary& c = report.cases[i];
-    cases.push_back({{"index", i},
-                     {"case_ref", c.case_ref},
-                     {"file", c.file},
-                     {"signals", c.signals},
-                     {"watch_terms", c.watch_terms}});
+    OJson entry = {{"index", i}, {"case_ref", c.case_ref}, {"file", c.file}};
+    if (c.kind == "case") entry["case_number"] = c.name;
+    if (c.kind == "bank") entry["bank"] = c.name;
+    entry["signals"] = c.signals;
+    entry["watch_terms"] = c.watch_terms;
+    cases.push_back(std::move(entry));
   }
   root["cases"] = std::move(cases);
   OJson sources = OJson::array();
@@ -340,8 +341,11 @@ std::string FormatReportJson(const ScanReport& report) {
     OJson out;
     out["case"] = m.case_index;
     out["case_ref"] = m.case_ref;
+    if (m.case_kind == "case") out["case_number"] = m.case_name;
+    if (m.case_kind == "bank") out["bank"] = m.case_name;
     OJson signal;
     signal["index"] = m.signal_index;
+    PutOptional(signal, "id", m.signal_id);
     signal["type"] = m.signal_type;
     signal["label"] = m.signal_label;
     out["signal"] = std::move(signal);
@@ -463,8 +467,9 @@ std::string FormatReportHtml(const ScanReport& report, const HtmlOptions& option
   h += "</ul>\n<h2>Cases</h2>\n<ul>\n";
   for (std::size_t i = 0; i < report.cases.size(); ++i) {
     const CaseSummary& c = report.cases[i];
-    h += "<li>case " + std::to_string(i) +
-         (c.case_ref.empty() ? std::string() : " &ldquo;" + E(c.case_ref) + "&rdquo;") + ": " +
+    h += "<li>" + (c.kind == "bank" ? std::string("bank ") : std::string("case ")) + std::to_string(i) +
+         (c.kind.empty() ? std::string() : " <b>" + E(c.name) + "</b>") +
+         (c.case_ref.empty() || c.case_ref == c.name ? std::string() : " &ldquo;" + E(c.case_ref) + "&rdquo;") + ": " +
          std::to_string(c.signals) + " signals, " + std::to_string(c.watch_terms.size()) + " watch terms (" +
          E(c.file) + ")</li>\n";
   }
@@ -483,9 +488,12 @@ std::string FormatReportHtml(const ScanReport& report, const HtmlOptions& option
       }
     }
     if (image.empty()) image = "<span class=\"note\">" + E(m.file.kind) + "</span>";
-    std::string what = "case " + std::to_string(m.case_index) +
-                       (m.case_ref.empty() ? std::string() : " &ldquo;" + E(m.case_ref) + "&rdquo;") + ": <b>" +
-                       E(m.signal_type) + "</b> " + E(m.signal_label);
+    std::string what =
+        (m.case_kind == "bank" ? std::string("bank ") : std::string("case ")) +
+        (m.case_kind.empty() ? std::to_string(m.case_index) : "<b>" + E(m.case_name) + "</b>") +
+        (m.case_ref.empty() || m.case_ref == m.case_name ? std::string() : " &ldquo;" + E(m.case_ref) + "&rdquo;") +
+        ": <b>" + E(m.signal_type) + "</b> " + E(m.signal_label) +
+        (m.signal_id ? " (signal " + std::to_string(*m.signal_id) + ")" : std::string());
     char dist[64];
     std::snprintf(dist, sizeof(dist), m.signal_type == "face" ? "%.3f" : "%.0f", m.distance);
     if (m.signal_type == "pdq" || m.signal_type == "face") {

@@ -55,7 +55,10 @@ struct MatchRecord {
   FileRef file;
   std::size_t case_index = 0;
   std::string case_ref;
+  std::string case_kind;  // "case" or "bank" when read from a store or server; empty for a signal file
+  std::string case_name;  // the case number or the bank's name
   std::size_t signal_index = 0;
+  std::optional<std::int64_t> signal_id;  // the signal's id in the store or server
   std::string signal_type;
   std::string signal_label;
   double distance = 0;
@@ -118,6 +121,8 @@ struct CaseSummary {
   std::string case_ref;
   std::size_t signals = 0;
   std::vector<std::string> watch_terms;
+  std::string kind = {};  // "case" / "bank" (from a store or server), empty for a signal-set file
+  std::string name = {};  // the case number or the bank's name
 };
 
 // Lists are capped so that a hostile export cannot exhaust memory through

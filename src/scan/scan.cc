@@ -451,7 +451,10 @@ void Scanner::Record(const Pending& item, Result<MediaHashes>&& hashes) {
     r.file = file;
     r.case_index = h.case_index;
     r.case_ref = c.set.case_ref;
+    r.case_kind = c.kind;
+    r.case_name = c.name;
     r.signal_index = h.signal_index;
+    if (h.signal_index < c.signal_ids.size()) r.signal_id = c.signal_ids[h.signal_index];
     r.signal_type = std::string(signals::SignalTypeName(h.type));
     r.signal_label = signal.label;
     r.distance = h.distance;

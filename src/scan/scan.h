@@ -122,8 +122,14 @@ struct MatchOptions {
 };
 
 struct CaseSignals {
-  std::string file;  // where the set came from
+  std::string file;  // where the set came from: a signal-set file, or the server / store read
   signals::SignalSet set;
+  // Read from a case store or a server (`takeback scan --server`/`--db`):
+  // kind "case" or "bank", the case number or bank name, and each signal's id
+  // in the store (parallel to set.signals). Empty for a signal-set file.
+  std::string kind;
+  std::string name;
+  std::vector<std::int64_t> signal_ids;
 };
 
 struct MatchHit {

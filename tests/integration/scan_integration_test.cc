@@ -324,7 +324,7 @@ TEST(ScanCliTest, UsageErrors) {
   TempDir dir("scan_usage");
   RunResult r = Takeback(dir, {"scan", "somewhere"});
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.err.find("--signals FILE is required"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("say where the signals come from: --signals FILE"), std::string::npos) << r.err;
   WriteFile(dir.path() / "bad.json",
             "{\"format\":\"takeback-signals\",\"version\":1,\"signals\":[{\"type\":\"md5\"}]}");
   r = Takeback(dir, {"scan", "--signals", (dir.path() / "bad.json").string(), "."});
