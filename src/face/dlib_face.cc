@@ -22,6 +22,7 @@
 #include <dlib/image_transforms.h>
 
 #include "face/face.h"
+#include "face/fhog.h"
 #include "face/tfjs_weights.h"
 
 namespace takeback::face {
@@ -172,12 +173,58 @@ std::vector<Found> DetectUpscaled(dlib::frontal_face_detector& detector, const R
   return found;
 }
 
+// The pyramid levels the upscaled pass scans: on the 2x image, dlib's
+// pyramid_down<6> levels have scales 2, 5/3, 25/18, 125/108, 0.96, ... of
+// the input, finding faces of about 40, 48, 58, 69, 83, ... pixels. From the
+// fifth level on they repeat what the native pass (80 pixels and up) already
+// scans, at a fifth of the pass's cost, so the pass stops after four.
+constexpr unsigned long kUpscaledLevels = 4;
+// dlib's default for scan_fhog_pyramid: as many levels as the image allows.
+constexpr int kAllLevels = 1000;
+
+fhog::PlanarImage ToPlanar(const RgbImage& img) {
+  fhog::PlanarImage out;
+  out.width = static_cast<int>(img.nc());
+  out.height = static_cast<int>(img.nr());
+  const std::size_t n = static_cast<std::size_t>(out.width) * static_cast<std::size_t>(out.height);
+  out.pixels.resize(3 * n);
+  std::uint8_t* r = out.plane(0);
+  std::uint8_t* g = out.plane(1);
+  std::uint8_t* b = out.plane(2);
+  const dlib::rgb_pixel* p = n == 0 ? nullptr : &img(0, 0);
+  for (std::size_t i = 0; i < n; ++i) {
+    r[i] = p[i].red;
+    g[i] = p[i].green;
+    b[i] = p[i].blue;
+  }
+  return out;
+}
+
+dlib::rectangle ToDlibRect(const fhog::Rect& r) { return dlib::rectangle(r.left, r.top, r.right, r.bottom); }
+
+// Takeback's detector (src/face/fhog.h) on the image upscaled 2x, boxes in
+// `img`'s coordinates (halved as the dlib pass halves them).
+std::vector<Found> DetectUpscaledOwn(const fhog::PlanarImage& img, double adjust_threshold) {
+  const fhog::PlanarImage up = fhog::Resize(img, img.width * 2, img.height * 2);
+  std::vector<Found> found;
+  for (const fhog::Detection& d :
+       fhog::Detect(fhog::FrontalFaceModel(), up, static_cast<int>(kUpscaledLevels), adjust_threshold)) {
+    found.push_back({dlib::rectangle(d.rect.left / 2, d.rect.top / 2, d.rect.right / 2, d.rect.bottom / 2), d.score});
+  }
+  return found;
+}
+
 // Two detectors, one per pass: a dlib detector keeps per-call state, so the
 // passes cannot share one when they run on two threads.
 struct Detectors {
   dlib::frontal_face_detector* native;
   dlib::frontal_face_detector* upscaled;
 };
+
+// The native and upscaled passes' detections, highest score first;
+// overlapping detections (one box mostly inside the other) keep the higher
+// score.
+std::vector<Found> MergePasses(std::vector<Found> all);
 
 // HOG detection on `img` and, when allowed, on it upscaled 2x (on a second
 // thread when allowed); overlapping detections (one box mostly inside the
@@ -204,7 +251,37 @@ std::vector<Found> DetectIn(const Detectors& detectors, const RgbImage& img, con
         upscaled.valid() ? upscaled.get() : DetectUpscaled(*detectors.upscaled, img, options.adjust_threshold);
     all.insert(all.end(), up.begin(), up.end());
   }
-  std::sort(all.begin(), all.end(), [](const Found& a, const Found& b) { return a.score > b.score; });
+  return MergePasses(std::move(all));
+}
+
+// The same with Takeback's detector.
+std::vector<Found> DetectInOwn(const RgbImage& img, const DetectOptions& options) {
+  const std::int64_t up_pixels = 4 * static_cast<std::int64_t>(img.nr()) * img.nc();
+  const bool upscale = options.max_upscaled_pixels > 0 && up_pixels <= options.max_upscaled_pixels;
+  const fhog::PlanarImage planar = ToPlanar(img);
+  std::future<std::vector<Found>> upscaled;
+  if (upscale && options.parallel_passes && std::thread::hardware_concurrency() > 1) {
+    try {
+      upscaled = std::async(std::launch::async, DetectUpscaledOwn, std::cref(planar), options.adjust_threshold);
+    } catch (const std::system_error&) {
+      // No thread to be had: the pass runs on this one below.
+    }
+  }
+  std::vector<Found> all;
+  for (const fhog::Detection& d :
+       fhog::Detect(fhog::FrontalFaceModel(), planar, kAllLevels, options.adjust_threshold)) {
+    all.push_back({ToDlibRect(d.rect), d.score});
+  }
+  if (upscale) {
+    const std::vector<Found> up =
+        upscaled.valid() ? upscaled.get() : DetectUpscaledOwn(planar, options.adjust_threshold);
+    all.insert(all.end(), up.begin(), up.end());
+  }
+  return MergePasses(std::move(all));
+}
+
+std::vector<Found> MergePasses(std::vector<Found> all) {
+  std::stable_sort(all.begin(), all.end(), [](const Found& a, const Found& b) { return a.score > b.score; });
   std::vector<Found> kept;
   for (const Found& f : all) {
     const bool dup =
@@ -242,7 +319,9 @@ std::vector<Found> DetectAll(const Detectors& detectors, const RgbImage& input, 
     // upscaled passes found small false faces in textures (dogs' fur).
     DetectOptions pass = options;
     if (t != 0) pass.max_upscaled_pixels = 0;
-    std::vector<Found> found = DetectIn(detectors, t == 0 ? base : rotated, pass);
+    const RgbImage& img = t == 0 ? base : rotated;
+    std::vector<Found> found =
+        options.detector == DetectorKind::kDlib ? DetectIn(detectors, img, pass) : DetectInOwn(img, pass);
     if (!found.empty() || t == turns - 1) {
       work.img = t == 0 ? std::move(base) : std::move(rotated);
       work.scale = scale;
@@ -262,13 +341,6 @@ Box ToInputBox(const dlib::rectangle& r, const WorkingImage& work, int input_w, 
                     .bottom = scaled(r.bottom() + 1)};
   return Unrotate(rotated, work.quarter_turns, input_w, input_h);
 }
-
-// The pyramid levels the upscaled pass scans: on the 2x image, dlib's
-// pyramid_down<6> levels have scales 2, 5/3, 25/18, 125/108, 0.96, ... of
-// the input, finding faces of about 40, 48, 58, 69, 83, ... pixels. From the
-// fifth level on they repeat what the native pass (80 pixels and up) already
-// scans, at a fifth of the pass's cost, so the pass stops after four.
-constexpr unsigned long kUpscaledLevels = 4;
 
 dlib::frontal_face_detector MakeUpscaledDetector() {
   const dlib::frontal_face_detector full = dlib::get_frontal_face_detector();
@@ -500,5 +572,50 @@ Result<std::vector<Detection>> DetectFaces(const media::Image& image, const Dete
     return Internal(std::string("face: detection failed: ") + e.what());
   }
 }
+
+const char* DetectorName(DetectorKind kind) { return kind == DetectorKind::kDlib ? "dlib" : "takeback"; }
+
+namespace fhog {
+
+namespace {
+Model CopyFrontalFaceModel() {
+  const dlib::frontal_face_detector detector = dlib::get_frontal_face_detector();
+  const auto& scanner = detector.get_scanner();
+  Model model;
+  model.cell_size = static_cast<int>(scanner.get_cell_size());
+  const long padding = static_cast<long>(scanner.get_padding());
+  model.filter_rows = static_cast<int>(scanner.get_detection_window_height() / scanner.get_cell_size() + 2 * padding);
+  model.filter_cols = static_cast<int>(scanner.get_detection_window_width() / scanner.get_cell_size() + 2 * padding);
+  model.min_level_width = static_cast<int>(scanner.get_min_pyramid_layer_width());
+  model.min_level_height = static_cast<int>(scanner.get_min_pyramid_layer_height());
+  model.iou_thresh = detector.get_overlap_tester().get_iou_thresh();
+  model.percent_covered_thresh = detector.get_overlap_tester().get_percent_covered_thresh();
+  for (unsigned long i = 0; i < detector.num_detectors(); ++i) {
+    const auto bank = scanner.build_fhog_filterbank(detector.get_w(i));
+    Filter filter;
+    filter.bias = detector.get_w(i)(static_cast<long>(scanner.get_num_dimensions()));
+    filter.planes.resize(bank.row_filters.size());
+    for (std::size_t p = 0; p < bank.row_filters.size(); ++p) {
+      for (std::size_t j = 0; j < bank.row_filters[p].size(); ++j) {
+        SeparableFilter f;
+        const auto& row = bank.row_filters[p][j];
+        const auto& col = bank.col_filters[p][j];
+        f.row.assign(row.begin(), row.end());
+        f.col.assign(col.begin(), col.end());
+        filter.planes[p].push_back(std::move(f));
+      }
+    }
+    model.filters.push_back(std::move(filter));
+  }
+  return model;
+}
+}  // namespace
+
+const Model& FrontalFaceModel() {
+  static const Model model = CopyFrontalFaceModel();
+  return model;
+}
+
+}  // namespace fhog
 
 }  // namespace takeback::face

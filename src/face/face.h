@@ -68,7 +68,18 @@ struct Box {
   int bottom = 0;
 };
 
+// Which implementation of dlib's HOG frontal face detector runs. Both use
+// dlib's trained filters and find the same faces (src/face/fhog_test.cc
+// checks boxes and scores against dlib's on the test photos); Takeback's own
+// (src/face/fhog.h) is several times faster and the default, dlib's is kept
+// as the reference.
+enum class DetectorKind { kTakeback, kDlib };
+
+// "takeback" or "dlib".
+const char* DetectorName(DetectorKind kind);
+
 struct DetectOptions {
+  DetectorKind detector = DetectorKind::kTakeback;
   // Images with more pixels than this are downscaled (aspect kept) before
   // detection, which bounds time and memory on huge images.
   std::int64_t max_detect_pixels = 4'000'000;

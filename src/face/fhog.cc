@@ -1,0 +1,639 @@
+// Takeback's HOG face detector; see fhog.h for what it reproduces. This file
+// is compiled with -ffp-contract=off: the pixel-level float arithmetic must
+// round as dlib's (unfused) SSE2 code does, so that the pyramid images and
+// the gradient votes come out the same.
+#include "face/fhog.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <utility>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define TAKEBACK_FHOG_X86 1
+#else
+#define TAKEBACK_FHOG_X86 0
+#endif
+
+namespace takeback::face::fhog {
+namespace {
+
+constexpr int kOrientations = 18;
+// dlib's unit vectors for the 9 unsigned orientations (matrix<float,2,1>).
+constexpr float kDirX[9] = {1.0000F, 0.9397F, 0.7660F, 0.500F, 0.1736F, -0.1736F, -0.5000F, -0.7660F, -0.9397F};
+constexpr float kDirY[9] = {0.0000F, 0.3420F, 0.6428F, 0.8660F, 0.9848F, 0.9848F, 0.8660F, 0.6428F, 0.3420F};
+
+bool DetectAvx2() {
+#if TAKEBACK_FHOG_X86
+  const char* off = std::getenv("TAKEBACK_NO_AVX2");
+  if (off != nullptr && *off != '\0' && *off != '0') return false;
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+  return false;
+#endif
+}
+
+// ---------------------------------------------------------------------------
+// Resize: dlib's resize_image for RGB images with bilinear interpolation.
+
+void ResizePlane(const std::uint8_t* in, int iw, int ih, std::uint8_t* out, int ow, int oh) {
+  const double x_scale = (iw - 1) / static_cast<double>(std::max(ow - 1, 1));
+  const double y_scale = (ih - 1) / static_cast<double>(std::max(oh - 1, 1));
+  // The column quantities of dlib's 4-wide float loop do not depend on the
+  // row: the lanes start at x, x+s, x+2s, x+3s (x = -4s) and advance by 4s
+  // in float until the fourth lane's right neighbour leaves the image.
+  std::vector<int> left;
+  std::vector<float> lr;
+  {
+    const double x = -4 * x_scale;
+    float lane[4] = {static_cast<float>(x), static_cast<float>(x + x_scale), static_cast<float>(x + 2 * x_scale),
+                     static_cast<float>(x + 3 * x_scale)};
+    const float step = static_cast<float>(4 * x_scale);
+    for (int c = 0;; c += 4) {
+      int l[4];
+      for (int i = 0; i < 4; ++i) {
+        lane[i] += step;
+        l[i] = static_cast<int>(lane[i]);  // cvttps: truncation
+      }
+      if (l[3] + 1 >= iw) break;
+      for (int i = 0; i < 4; ++i) {
+        left.push_back(l[i]);
+        lr.push_back(lane[i] - static_cast<float>(l[i]));
+      }
+      if (c + 4 > ow) break;  // cannot happen for a valid size; keeps writes in bounds
+    }
+  }
+  const int simd_cols = std::min(static_cast<int>(left.size()), ow);
+  double y = -y_scale;
+  for (int r = 0; r < oh; ++r) {
+    y += y_scale;
+    const long top = static_cast<long>(std::floor(y));
+    const long bottom = std::min(top + 1, static_cast<long>(ih) - 1);
+    const double tb_frac = y - static_cast<double>(top);
+    const float tb = static_cast<float>(tb_frac);
+    const float inv_tb = static_cast<float>(1 - tb_frac);
+    const std::uint8_t* trow = in + top * iw;
+    const std::uint8_t* brow = in + bottom * iw;
+    std::uint8_t* orow = out + static_cast<std::size_t>(r) * ow;
+    for (int c = 0; c < simd_cols; ++c) {
+      const int l = left[static_cast<std::size_t>(c)];
+      const float f = lr[static_cast<std::size_t>(c)];
+      const float inv_f = 1 - f;
+      const float tlf = inv_tb * inv_f;
+      const float trf = inv_tb * f;
+      const float blf = tb * inv_f;
+      const float brf = tb * f;
+      const float v = tlf * static_cast<float>(trow[l]) + trf * static_cast<float>(trow[l + 1]) +
+                      blf * static_cast<float>(brow[l]) + brf * static_cast<float>(brow[l + 1]);
+      orow[c] = static_cast<std::uint8_t>(static_cast<int>(v));
+    }
+    double x = -x_scale + simd_cols * x_scale;
+    for (int c = simd_cols; c < ow; ++c) {
+      x += x_scale;
+      const long l = static_cast<long>(std::floor(x));
+      const long rt = std::min(l + 1, static_cast<long>(iw) - 1);
+      const double f = x - static_cast<double>(l);
+      const double v =
+          (1 - tb_frac) * ((1 - f) * trow[l] + f * trow[rt]) + tb_frac * ((1 - f) * brow[l] + f * brow[rt]);
+      orow[c] = static_cast<std::uint8_t>(v);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Gradients: per pixel of one row, the orientation bin (0..17) and the
+// gradient length, for x in [1, end). Pixels below simd_end follow dlib's
+// 8-wide code (ties between channels go to the later channel), the rest its
+// scalar code (ties go to the earlier channel).
+
+inline void GradientPixel(const std::uint8_t* const up[3], const std::uint8_t* const mid[3],
+                          const std::uint8_t* const down[3], int x, bool simd_rule, int* orientation, float* length) {
+  int gx[3];
+  int gy[3];
+  int len[3];
+  for (int ch = 0; ch < 3; ++ch) {
+    gx[ch] = static_cast<int>(mid[ch][x + 1]) - static_cast<int>(mid[ch][x - 1]);
+    gy[ch] = static_cast<int>(down[ch][x]) - static_cast<int>(up[ch][x]);
+    len[ch] = gx[ch] * gx[ch] + gy[ch] * gy[ch];
+  }
+  int best = 0;
+  if (simd_rule) {
+    best = len[0] > len[1] ? 0 : 1;
+    best = len[best] > len[2] ? best : 2;
+  } else {
+    if (len[1] > len[best]) best = 1;
+    if (len[2] > len[best]) best = 2;
+  }
+  const float fx = static_cast<float>(gx[best]);
+  const float fy = static_cast<float>(gy[best]);
+  float best_dot = 0;
+  int best_o = 0;
+  for (int o = 0; o < 9; ++o) {
+    const float dot = fx * kDirX[o] + fy * kDirY[o];
+    if (dot > best_dot) {
+      best_dot = dot;
+      best_o = o;
+    } else if (-dot > best_dot) {
+      best_dot = -dot;
+      best_o = o + 9;
+    }
+  }
+  *orientation = best_o;
+  *length = std::sqrt(static_cast<float>(len[best]));
+}
+
+void GradientRowPortable(const std::uint8_t* const up[3], const std::uint8_t* const mid[3],
+                         const std::uint8_t* const down[3], int simd_end, int end, int* orientation, float* length) {
+  for (int x = 1; x < end; ++x) GradientPixel(up, mid, down, x, x < simd_end, &orientation[x], &length[x]);
+}
+
+#if TAKEBACK_FHOG_X86
+__attribute__((target("avx2,fma"))) inline __m256i Load8(const std::uint8_t* p) {
+  std::int64_t v;
+  std::memcpy(&v, p, sizeof v);
+  return _mm256_cvtepu8_epi32(_mm_cvtsi64_si128(v));
+}
+
+__attribute__((target("avx2,fma"))) void GradientRowAvx2(const std::uint8_t* const up[3],
+                                                         const std::uint8_t* const mid[3],
+                                                         const std::uint8_t* const down[3], int simd_end, int end,
+                                                         int* orientation, float* length) {
+  int x = 1;
+  for (; x < simd_end; x += 8) {
+    __m256i gx[3];
+    __m256i gy[3];
+    __m256i len[3];
+    for (int ch = 0; ch < 3; ++ch) {
+      gx[ch] = _mm256_sub_epi32(Load8(mid[ch] + x + 1), Load8(mid[ch] + x - 1));
+      gy[ch] = _mm256_sub_epi32(Load8(down[ch] + x), Load8(up[ch] + x));
+      len[ch] = _mm256_add_epi32(_mm256_mullo_epi32(gx[ch], gx[ch]), _mm256_mullo_epi32(gy[ch], gy[ch]));
+    }
+    // dlib: cmp = rlen > glen; t = cmp ? red : green; cmp = tlen > blen; t = cmp ? t : blue.
+    __m256i cmp = _mm256_cmpgt_epi32(len[0], len[1]);
+    __m256i tx = _mm256_blendv_epi8(gx[1], gx[0], cmp);
+    __m256i ty = _mm256_blendv_epi8(gy[1], gy[0], cmp);
+    __m256i tl = _mm256_blendv_epi8(len[1], len[0], cmp);
+    cmp = _mm256_cmpgt_epi32(tl, len[2]);
+    tx = _mm256_blendv_epi8(gx[2], tx, cmp);
+    ty = _mm256_blendv_epi8(gy[2], ty, cmp);
+    tl = _mm256_blendv_epi8(len[2], tl, cmp);
+    const __m256 fx = _mm256_cvtepi32_ps(tx);
+    const __m256 fy = _mm256_cvtepi32_ps(ty);
+    __m256 best_dot = _mm256_setzero_ps();
+    __m256i best_o = _mm256_setzero_si256();
+    const __m256 minus_one = _mm256_set1_ps(-1.0F);
+    for (int o = 0; o < 9; ++o) {
+      __m256 dot =
+          _mm256_add_ps(_mm256_mul_ps(fx, _mm256_set1_ps(kDirX[o])), _mm256_mul_ps(fy, _mm256_set1_ps(kDirY[o])));
+      __m256 c = _mm256_cmp_ps(dot, best_dot, _CMP_GT_OQ);
+      best_dot = _mm256_blendv_ps(best_dot, dot, c);
+      best_o = _mm256_blendv_epi8(best_o, _mm256_set1_epi32(o), _mm256_castps_si256(c));
+      dot = _mm256_mul_ps(dot, minus_one);
+      c = _mm256_cmp_ps(dot, best_dot, _CMP_GT_OQ);
+      best_dot = _mm256_blendv_ps(best_dot, dot, c);
+      best_o = _mm256_blendv_epi8(best_o, _mm256_set1_epi32(o + 9), _mm256_castps_si256(c));
+    }
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(orientation + x), best_o);
+    _mm256_storeu_ps(length + x, _mm256_sqrt_ps(_mm256_cvtepi32_ps(tl)));
+  }
+  for (; x < end; ++x) GradientPixel(up, mid, down, x, false, &orientation[x], &length[x]);
+}
+#endif
+
+// ---------------------------------------------------------------------------
+// Features: dlib's extract_fhog_features (cell size 8) into 31 planes of
+// (hog_rows + pad) x (hog_cols + pad) floats, zero outside the features,
+// row stride `stride`.
+
+struct FeatureMap {
+  int rows = 0;             // hog_rows + filter_rows - 1
+  int cols = 0;             // hog_cols + filter_cols - 1
+  int stride = 0;           // cols rounded up, plus room for 8-wide loads past the end
+  std::vector<float> data;  // kPlanes * rows * stride
+  float* plane(int p) { return data.data() + static_cast<std::size_t>(p) * rows * stride; }
+  const float* plane(int p) const { return data.data() + static_cast<std::size_t>(p) * rows * stride; }
+};
+
+bool ExtractFeatures(const PlanarImage& img, int cell, int filter_rows, int filter_cols, bool avx2, FeatureMap& out) {
+  const int cells_nr =
+      static_cast<int>(static_cast<double>(static_cast<float>(img.height) / static_cast<float>(cell)) + 0.5);
+  const int cells_nc =
+      static_cast<int>(static_cast<double>(static_cast<float>(img.width) / static_cast<float>(cell)) + 0.5);
+  if (cells_nr <= 2 || cells_nc <= 2) return false;
+  const int hog_nr = cells_nr - 2;
+  const int hog_nc = cells_nc - 2;
+  const int hist_nc = cells_nc + 2;
+  std::vector<float> hist(static_cast<std::size_t>(cells_nr + 2) * hist_nc * kOrientations, 0.0F);
+  const auto bin = [&](int r, int c) {
+    return hist.data() + (static_cast<std::size_t>(r) * hist_nc + c) * kOrientations;
+  };
+
+  const int visible_nr = std::min(cells_nr * cell, img.height) - 1;
+  const int visible_nc = std::min(cells_nc * cell, img.width) - 1;
+  // dlib's 8-wide loop covers x = 1, 9, 17, ... while x < visible_nc - 7.
+  int simd_end = 1;
+  while (simd_end < visible_nc - 7) simd_end += 8;
+  // Per column: the histogram column of the left vote and the two weights.
+  std::vector<int> hcol(static_cast<std::size_t>(std::max(visible_nc, 1)));
+  std::vector<float> wx1(hcol.size());
+  std::vector<float> wx0(hcol.size());
+  for (int x = 1; x < visible_nc; ++x) {
+    if (x < simd_end) {
+      const float xp = (static_cast<float>(x) + 0.5F) / static_cast<float>(cell) + 0.5F;
+      const int ixp = static_cast<int>(xp);
+      hcol[static_cast<std::size_t>(x)] = ixp;
+      wx0[static_cast<std::size_t>(x)] = xp - static_cast<float>(ixp);
+    } else {
+      const float xp = static_cast<float>((static_cast<double>(x) + 0.5) / static_cast<double>(cell) - 0.5);
+      const int ixp = static_cast<int>(std::floor(xp));
+      hcol[static_cast<std::size_t>(x)] = ixp + 1;
+      wx0[static_cast<std::size_t>(x)] = xp - static_cast<float>(ixp);
+    }
+    wx1[static_cast<std::size_t>(x)] = 1.0F - wx0[static_cast<std::size_t>(x)];
+  }
+
+  std::vector<int> orientation(static_cast<std::size_t>(img.width) + 8);
+  std::vector<float> length(static_cast<std::size_t>(img.width) + 8);
+  for (int y = 1; y < visible_nr; ++y) {
+    const float yp = static_cast<float>((static_cast<double>(y) + 0.5) / static_cast<double>(cell) - 0.5);
+    const int iyp = static_cast<int>(std::floor(yp));
+    const float vy0 = yp - static_cast<float>(iyp);
+    const float vy1 = static_cast<float>(1.0 - static_cast<double>(vy0));
+    const std::uint8_t* up[3];
+    const std::uint8_t* mid[3];
+    const std::uint8_t* down[3];
+    for (int ch = 0; ch < 3; ++ch) {
+      const std::uint8_t* p = img.plane(ch);
+      up[ch] = p + static_cast<std::size_t>(y - 1) * img.width;
+      mid[ch] = p + static_cast<std::size_t>(y) * img.width;
+      down[ch] = p + static_cast<std::size_t>(y + 1) * img.width;
+    }
+#if TAKEBACK_FHOG_X86
+    if (avx2) {
+      GradientRowAvx2(up, mid, down, simd_end, visible_nc, orientation.data(), length.data());
+    } else {
+      GradientRowPortable(up, mid, down, simd_end, visible_nc, orientation.data(), length.data());
+    }
+#else
+    (void)avx2;
+    GradientRowPortable(up, mid, down, simd_end, visible_nc, orientation.data(), length.data());
+#endif
+    float* row0 = bin(iyp + 1, 0);
+    float* row1 = bin(iyp + 2, 0);
+    for (int x = 1; x < visible_nc; ++x) {
+      const std::size_t xi = static_cast<std::size_t>(x);
+      const float v = length[xi];
+      const int o = orientation[xi];
+      const std::size_t c0 = static_cast<std::size_t>(hcol[xi]) * kOrientations + static_cast<std::size_t>(o);
+      const std::size_t c1 = c0 + kOrientations;
+      if (x < simd_end) {
+        const float a = wx1[xi] * v;
+        const float b = wx0[xi] * v;
+        row0[c0] += vy1 * a;
+        row1[c0] += vy0 * a;
+        row0[c1] += vy1 * b;
+        row1[c1] += vy0 * b;
+      } else {
+        row0[c0] += vy1 * wx1[xi] * v;
+        row1[c0] += vy0 * wx1[xi] * v;
+        row0[c1] += vy1 * wx0[xi] * v;
+        row1[c1] += vy0 * wx0[xi] * v;
+      }
+    }
+  }
+
+  // Energy of each cell, summed over the 9 unsigned orientations.
+  std::vector<float> norm(static_cast<std::size_t>(cells_nr) * cells_nc, 0.0F);
+  for (int r = 0; r < cells_nr; ++r) {
+    for (int c = 0; c < cells_nc; ++c) {
+      const float* h = bin(r + 1, c + 1);
+      float& n = norm[static_cast<std::size_t>(r) * cells_nc + c];
+      for (int o = 0; o < 9; ++o) n += (h[o] + h[o + 9]) * (h[o] + h[o + 9]);
+    }
+  }
+  const auto nm = [&](int r, int c) { return norm[static_cast<std::size_t>(r) * cells_nc + c]; };
+
+  out.rows = hog_nr + filter_rows - 1;
+  out.cols = hog_nc + filter_cols - 1;
+  out.stride = (out.cols + 7) / 8 * 8 + 16;
+  out.data.assign(static_cast<std::size_t>(kPlanes) * out.rows * out.stride, 0.0F);
+  const int row_off = (filter_rows - 1) / 2;
+  const int col_off = (filter_cols - 1) / 2;
+  const float eps = 0.0001F;
+  for (int y = 0; y < hog_nr; ++y) {
+    const std::size_t yy = static_cast<std::size_t>(y + row_off);
+    for (int x = 0; x < hog_nc; ++x) {
+      // The four 2x2 blocks around the cell, in dlib's lane order.
+      const float z[4] = {
+          nm(y + 1, x + 1) + nm(y + 1, x + 2) + nm(y + 2, x + 1) + nm(y + 2, x + 2),
+          nm(y, x + 1) + nm(y, x + 2) + nm(y + 1, x + 1) + nm(y + 1, x + 2),
+          nm(y + 1, x) + nm(y + 1, x + 1) + nm(y + 2, x) + nm(y + 2, x + 1),
+          nm(y, x) + nm(y, x + 1) + nm(y + 1, x) + nm(y + 1, x + 1),
+      };
+      float nn[4];
+      float n[4];
+      for (int i = 0; i < 4; ++i) {
+        nn[i] = 0.2F * std::sqrt(z[i] + eps);
+        n[i] = 0.1F / nn[i];
+      }
+      const float* h = bin(y + 2, x + 2);
+      const std::size_t at = yy * static_cast<std::size_t>(out.stride) + static_cast<std::size_t>(x + col_off);
+      const std::size_t plane = static_cast<std::size_t>(out.rows) * out.stride;
+      float t[4] = {0, 0, 0, 0};
+      const auto feature = [&](float value, float lanes[4]) {
+        for (int i = 0; i < 4; ++i) lanes[i] = std::min(value, nn[i]) * n[i];
+        return (lanes[0] + lanes[2]) + (lanes[1] + lanes[3]);  // dlib's SSE2 sum()
+      };
+      for (int o = 0; o < kOrientations; o += 3) {
+        float l0[4];
+        float l1[4];
+        float l2[4];
+        out.data[static_cast<std::size_t>(o) * plane + at] = feature(h[o], l0);
+        out.data[static_cast<std::size_t>(o + 1) * plane + at] = feature(h[o + 1], l1);
+        out.data[static_cast<std::size_t>(o + 2) * plane + at] = feature(h[o + 2], l2);
+        for (int i = 0; i < 4; ++i) t[i] += l0[i] + l1[i] + l2[i];
+      }
+      for (int o = 0; o < 9; ++o) {
+        float l[4];
+        out.data[static_cast<std::size_t>(18 + o) * plane + at] = feature(h[o] + h[o + 9], l);
+      }
+      const float scale = static_cast<float>(2 * 0.2357);
+      for (int i = 0; i < 4; ++i) out.data[static_cast<std::size_t>(27 + i) * plane + at] = t[i] * scale;
+    }
+  }
+  return true;
+}
+
+// ---------------------------------------------------------------------------
+// Filters: response[r][c] = sum over planes and separable parts of
+// col . (row * plane), for r in [0, rows - filter_rows], c likewise (dlib's
+// saliency at (r + filter_rows/2, c + filter_cols/2)).
+
+void RowPassPortable(const float* in, int stride, int rows, int out_cols, const float* taps, int ntaps, float* out) {
+  for (int r = 0; r < rows; ++r) {
+    const float* src = in + static_cast<std::size_t>(r) * stride;
+    float* dst = out + static_cast<std::size_t>(r) * stride;
+    for (int c = 0; c < out_cols; ++c) {
+      float acc = 0;
+      for (int n = 0; n < ntaps; ++n) acc += src[c + n] * taps[n];
+      dst[c] = acc;
+    }
+  }
+}
+
+void ColPassAddPortable(const float* in, int stride, int out_rows, int out_cols, const float* taps, int ntaps,
+                        float* out) {
+  for (int r = 0; r < out_rows; ++r) {
+    float* dst = out + static_cast<std::size_t>(r) * stride;
+    for (int c = 0; c < out_cols; ++c) {
+      float acc = 0;
+      for (int m = 0; m < ntaps; ++m) acc += in[static_cast<std::size_t>(r + m) * stride + c] * taps[m];
+      dst[c] += acc;
+    }
+  }
+}
+
+#if TAKEBACK_FHOG_X86
+// Several row filters over the same plane at once: each input vector is
+// loaded once for all of them. Writes 8-wide groups, so up to 7 floats past
+// out_cols (inside the stride's padding).
+__attribute__((target("avx2,fma"))) void RowPassAvx2(const float* in, int stride, int rows, int out_cols,
+                                                     const float* taps, int ntaps, float* out) {
+  for (int r = 0; r < rows; ++r) {
+    const float* src = in + static_cast<std::size_t>(r) * stride;
+    float* dst = out + static_cast<std::size_t>(r) * stride;
+    for (int c = 0; c < out_cols; c += 8) {
+      __m256 acc0 = _mm256_mul_ps(_mm256_loadu_ps(src + c), _mm256_set1_ps(taps[0]));
+      __m256 acc1 = _mm256_mul_ps(_mm256_loadu_ps(src + c + 1), _mm256_set1_ps(taps[1]));
+      int n = 2;
+      for (; n + 1 < ntaps; n += 2) {
+        acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(src + c + n), _mm256_set1_ps(taps[n]), acc0);
+        acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(src + c + n + 1), _mm256_set1_ps(taps[n + 1]), acc1);
+      }
+      if (n < ntaps) acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(src + c + n), _mm256_set1_ps(taps[n]), acc0);
+      _mm256_storeu_ps(dst + c, _mm256_add_ps(acc0, acc1));
+    }
+  }
+}
+
+__attribute__((target("avx2,fma"))) void ColPassAddAvx2(const float* in, int stride, int out_rows, int out_cols,
+                                                        const float* taps, int ntaps, float* out) {
+  for (int r = 0; r < out_rows; ++r) {
+    float* dst = out + static_cast<std::size_t>(r) * stride;
+    const float* src = in + static_cast<std::size_t>(r) * stride;
+    for (int c = 0; c < out_cols; c += 8) {
+      __m256 acc0 = _mm256_loadu_ps(dst + c);
+      __m256 acc1 = _mm256_setzero_ps();
+      int m = 0;
+      for (; m + 1 < ntaps; m += 2) {
+        acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(src + static_cast<std::size_t>(m) * stride + c), _mm256_set1_ps(taps[m]),
+                               acc0);
+        acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(src + static_cast<std::size_t>(m + 1) * stride + c),
+                               _mm256_set1_ps(taps[m + 1]), acc1);
+      }
+      if (m < ntaps) {
+        acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(src + static_cast<std::size_t>(m) * stride + c), _mm256_set1_ps(taps[m]),
+                               acc0);
+      }
+      _mm256_storeu_ps(dst + c, _mm256_add_ps(acc0, acc1));
+    }
+  }
+}
+#endif
+
+// ---------------------------------------------------------------------------
+// Geometry, as dlib computes it.
+
+long RoundHalfUp(double v) { return static_cast<long>(std::floor(v + 0.5)); }
+
+long Area(const Rect& r) {
+  if (r.right < r.left || r.bottom < r.top) return 0;
+  return (r.right - r.left + 1) * (r.bottom - r.top + 1);
+}
+
+// dlib's test_box_overlap: intersection over the bounding box of both, or
+// either box mostly covered.
+bool Overlaps(const Rect& a, const Rect& b, double iou, double covered) {
+  const Rect inter{std::max(a.left, b.left), std::max(a.top, b.top), std::min(a.right, b.right),
+                   std::min(a.bottom, b.bottom)};
+  const double inner = static_cast<double>(Area(inter));
+  if (inner == 0) return false;
+  const Rect outer{std::min(a.left, b.left), std::min(a.top, b.top), std::max(a.right, b.right),
+                   std::max(a.bottom, b.bottom)};
+  return inner / static_cast<double>(Area(outer)) > iou || inner / static_cast<double>(Area(a)) > covered ||
+         inner / static_cast<double>(Area(b)) > covered;
+}
+
+// fhog_to_image for one coordinate: cell to pixel, then to the cell's centre.
+long FhogToImage(long p, int cell, int filter) {
+  const long v = (p + 1 - (filter - 1) / 2) * cell + 1;
+  return v + (v >= 0 ? cell / 2 : -(cell / 2));
+}
+
+// pyramid_down<6>::point_up, `levels` times.
+double PointUp(double v, int levels) {
+  const double ratio = 6 / 5.0;
+  for (int i = 0; i < levels; ++i) v = v * ratio + 0.3;
+  return v;
+}
+
+// How many levels create_fhog_pyramid builds for a width x height image.
+int PyramidLevels(const Model& model, int width, int height, int max_levels) {
+  double l = 0;
+  double t = 0;
+  double r = width - 1;
+  double b = height - 1;
+  int levels = 0;
+  const double ratio = 5 / 6.0;
+  while (true) {
+    l = static_cast<double>(RoundHalfUp((l - 0.3) * ratio));
+    t = static_cast<double>(RoundHalfUp((t - 0.3) * ratio));
+    r = static_cast<double>(RoundHalfUp((r - 0.3) * ratio));
+    b = static_cast<double>(RoundHalfUp((b - 0.3) * ratio));
+    ++levels;
+    if (!(r - l + 1 >= model.min_level_width && b - t + 1 >= model.min_level_height && levels < max_levels)) break;
+  }
+  return levels;
+}
+
+std::atomic<bool>& Avx2Flag() {
+  static std::atomic<bool> flag{DetectAvx2()};
+  return flag;
+}
+
+}  // namespace
+
+bool UsingAvx2() { return Avx2Flag().load(std::memory_order_relaxed); }
+
+bool SetAvx2Enabled(bool enabled) {
+  static const bool available = DetectAvx2();
+  return Avx2Flag().exchange(enabled && available);
+}
+
+PlanarImage ToPlanar(const std::uint8_t* pixels, int width, int height, int channels) {
+  PlanarImage out;
+  out.width = width;
+  out.height = height;
+  const std::size_t n = static_cast<std::size_t>(width) * static_cast<std::size_t>(height);
+  out.pixels.resize(3 * n);
+  std::uint8_t* r = out.plane(0);
+  std::uint8_t* g = out.plane(1);
+  std::uint8_t* b = out.plane(2);
+  if (channels == 3) {
+    for (std::size_t i = 0; i < n; ++i) {
+      r[i] = pixels[3 * i];
+      g[i] = pixels[3 * i + 1];
+      b[i] = pixels[3 * i + 2];
+    }
+  } else {
+    std::memcpy(r, pixels, n);
+    std::memcpy(g, pixels, n);
+    std::memcpy(b, pixels, n);
+  }
+  return out;
+}
+
+PlanarImage Resize(const PlanarImage& in, int out_width, int out_height) {
+  PlanarImage out;
+  out.width = std::max(out_width, 0);
+  out.height = std::max(out_height, 0);
+  out.pixels.resize(3 * static_cast<std::size_t>(out.width) * static_cast<std::size_t>(out.height));
+  if (out.pixels.empty() || in.pixels.empty()) return out;
+  for (int c = 0; c < 3; ++c) ResizePlane(in.plane(c), in.width, in.height, out.plane(c), out.width, out.height);
+  return out;
+}
+
+std::vector<Detection> Detect(const Model& model, const PlanarImage& image, int max_levels, double adjust_threshold,
+                              Stats* stats) {
+  std::vector<Detection> found;
+  if (image.width <= 0 || image.height <= 0 || model.filters.empty() || max_levels <= 0) return found;
+  const bool avx2 = UsingAvx2();
+  const int levels = PyramidLevels(model, image.width, image.height, max_levels);
+  const int fr = model.filter_rows;
+  const int fc = model.filter_cols;
+  std::vector<std::vector<Detection>> per_filter(model.filters.size());
+  PlanarImage level_image;
+  FeatureMap feats;
+  std::vector<float> scratch;
+  std::vector<float> response;
+  for (int level = 0; level < levels; ++level) {
+    if (level > 0) {
+      const PlanarImage& prev = level == 1 ? image : level_image;
+      PlanarImage next = Resize(prev, (5 * prev.width) / 6, (5 * prev.height) / 6);
+      level_image = std::move(next);
+    }
+    const PlanarImage& img = level == 0 ? image : level_image;
+    if (stats != nullptr) {
+      stats->levels += 1;
+      stats->pixels += static_cast<std::int64_t>(img.width) * img.height;
+    }
+    if (!ExtractFeatures(img, model.cell_size, fr, fc, avx2, feats)) continue;
+    const int out_rows = feats.rows - fr + 1;
+    const int out_cols = feats.cols - fc + 1;
+    if (out_rows <= 0 || out_cols <= 0) continue;
+    if (stats != nullptr) stats->cells += static_cast<std::int64_t>(out_rows) * out_cols;
+    scratch.assign(static_cast<std::size_t>(feats.rows) * feats.stride, 0.0F);
+    response.assign(static_cast<std::size_t>(out_rows) * feats.stride, 0.0F);
+    for (std::size_t k = 0; k < model.filters.size(); ++k) {
+      const Filter& filter = model.filters[k];
+      std::fill(response.begin(), response.end(), 0.0F);
+      for (int p = 0; p < kPlanes && p < static_cast<int>(filter.planes.size()); ++p) {
+        for (const SeparableFilter& f : filter.planes[static_cast<std::size_t>(p)]) {
+#if TAKEBACK_FHOG_X86
+          if (avx2) {
+            RowPassAvx2(feats.plane(p), feats.stride, feats.rows, out_cols, f.row.data(),
+                        static_cast<int>(f.row.size()), scratch.data());
+            ColPassAddAvx2(scratch.data(), feats.stride, out_rows, out_cols, f.col.data(),
+                           static_cast<int>(f.col.size()), response.data());
+            continue;
+          }
+#endif
+          RowPassPortable(feats.plane(p), feats.stride, feats.rows, out_cols, f.row.data(),
+                          static_cast<int>(f.row.size()), scratch.data());
+          ColPassAddPortable(scratch.data(), feats.stride, out_rows, out_cols, f.col.data(),
+                             static_cast<int>(f.col.size()), response.data());
+        }
+      }
+      const double thresh = filter.bias + adjust_threshold;
+      for (int r = 0; r < out_rows; ++r) {
+        const float* row = response.data() + static_cast<std::size_t>(r) * feats.stride;
+        for (int c = 0; c < out_cols; ++c) {
+          if (static_cast<double>(row[c]) < thresh) continue;
+          // dlib: centered_rect(point(c, r), fc, fr) in feature coordinates
+          // (its saliency image is offset by half a filter), fhog_to_image,
+          // then rect_up to level 0, rounded.
+          const long sc = c + fc / 2;
+          const long sr = r + fr / 2;
+          const long left = sc - fc / 2;
+          const long top = sr - fr / 2;
+          const long right = left + fc - 1;
+          const long bottom = top + fr - 1;
+          Detection d;
+          d.rect.left = RoundHalfUp(PointUp(static_cast<double>(FhogToImage(left, model.cell_size, fc)), level));
+          d.rect.top = RoundHalfUp(PointUp(static_cast<double>(FhogToImage(top, model.cell_size, fr)), level));
+          d.rect.right = RoundHalfUp(PointUp(static_cast<double>(FhogToImage(right, model.cell_size, fc)), level));
+          d.rect.bottom = RoundHalfUp(PointUp(static_cast<double>(FhogToImage(bottom, model.cell_size, fr)), level));
+          d.score = static_cast<double>(row[c]) - filter.bias;
+          d.filter = static_cast<int>(k);
+          per_filter[k].push_back(d);
+        }
+      }
+    }
+  }
+  std::vector<Detection> all;
+  for (const auto& dets : per_filter) all.insert(all.end(), dets.begin(), dets.end());
+  std::stable_sort(all.begin(), all.end(), [](const Detection& a, const Detection& b) { return a.score > b.score; });
+  for (const Detection& d : all) {
+    const bool suppressed = std::any_of(found.begin(), found.end(), [&](const Detection& k) {
+      return Overlaps(k.rect, d.rect, model.iou_thresh, model.percent_covered_thresh);
+    });
+    if (!suppressed) found.push_back(d);
+  }
+  return found;
+}
+
+}  // namespace takeback::face::fhog

@@ -1,0 +1,120 @@
+// Quick unit tests of Takeback's HOG detector (fhog.h): the resize, small
+// and degenerate images, grey input, the faces the face tests rely on, and
+// the AVX2 kernels against the portable ones. The full comparison with
+// dlib's detector is fhog_dlib_test.cc.
+#include "face/fhog.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <utility>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "face/face.h"
+#include "media/image.h"
+
+namespace takeback::face {
+namespace {
+
+namespace fs = std::filesystem;
+
+const fs::path kFaceDir = fs::path(TAKEBACK_TESTDATA_DIR) / "face";
+
+Result<media::Image> Load(const std::string& name) {
+  std::ifstream in(kFaceDir / name, std::ios::binary);
+  if (!in) return NotFound(name);
+  const std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return media::DecodeImage(bytes, media::DecodeOptions{});
+}
+
+TEST(FhogFaces, TheFacesTheFaceTestsExpect) {
+  if (!fs::is_directory(kFaceDir)) GTEST_SKIP() << "test data not found at " << kFaceDir;
+  const auto count = [](const char* name) -> long {
+    Result<media::Image> image = Load(name);
+    if (!image.ok()) return -1;
+    Result<std::vector<Detection>> found = DetectFaces(*image, DetectOptions{});
+    return found.ok() ? static_cast<long>(found->size()) : -1;
+  };
+  EXPECT_EQ(count("messi5.jpg"), 1);  // only the upscaled pass finds it
+  EXPECT_EQ(count("bald_guys.jpg"), 24);
+  EXPECT_EQ(count("dogs.jpg"), 0);
+  EXPECT_EQ(count("swap-result-B-on-A.jpg"), 1);
+}
+
+// The AVX2 kernels and the portable ones: the same boxes, scores within
+// float summation order (fused multiply-adds in the filters).
+TEST(FhogFaces, Avx2AndPortableKernelsAgree) {
+  if (!fs::is_directory(kFaceDir)) GTEST_SKIP() << "test data not found at " << kFaceDir;
+  if (!fhog::SetAvx2Enabled(true)) GTEST_SKIP() << "no AVX2/FMA on this CPU (or TAKEBACK_NO_AVX2 set)";
+  Result<media::Image> image = Load("2008_001322.jpg");
+  ASSERT_TRUE(image.ok());
+  const fhog::PlanarImage planar = fhog::ToPlanar(image->pixels.data(), image->width, image->height, image->channels);
+  const auto fast = fhog::Detect(fhog::FrontalFaceModel(), planar, 1000, -1.0);
+  fhog::SetAvx2Enabled(false);
+  const auto portable = fhog::Detect(fhog::FrontalFaceModel(), planar, 1000, -1.0);
+  fhog::SetAvx2Enabled(true);
+  ASSERT_GE(fast.size(), 3U);  // its three faces, and weaker detections at -1
+  ASSERT_EQ(fast.size(), portable.size());
+  for (std::size_t i = 0; i < fast.size(); ++i) {
+    EXPECT_EQ(fast[i].rect.left, portable[i].rect.left);
+    EXPECT_EQ(fast[i].rect.top, portable[i].rect.top);
+    EXPECT_EQ(fast[i].rect.right, portable[i].rect.right);
+    EXPECT_EQ(fast[i].rect.bottom, portable[i].rect.bottom);
+    EXPECT_NEAR(fast[i].score, portable[i].score, 1e-4);
+  }
+}
+
+// The resize reproduces dlib's exactly: a 2x upscale then the pyramid's 5/6
+// steps keep a flat image flat and keep its size arithmetic.
+TEST(FhogResize, SizesAndFlatImages) {
+  fhog::PlanarImage flat;
+  flat.width = 37;
+  flat.height = 23;
+  flat.pixels.assign(3 * 37 * 23, 200);
+  const fhog::PlanarImage up = fhog::Resize(flat, 74, 46);
+  ASSERT_EQ(up.pixels.size(), 3U * 74 * 46);
+  // dlib truncates 199.99998 to 199 in places; every pixel is 199 or 200.
+  EXPECT_TRUE(std::all_of(up.pixels.begin(), up.pixels.end(), [](std::uint8_t v) { return v == 199 || v == 200; }));
+  const fhog::PlanarImage one = fhog::Resize(flat, 1, 1);
+  ASSERT_EQ(one.pixels.size(), 3U);
+  EXPECT_EQ(one.pixels[0], 200);
+  const fhog::PlanarImage none = fhog::Resize(flat, 0, 5);
+  EXPECT_TRUE(none.pixels.empty());
+}
+
+TEST(FhogDetect, DegenerateImagesFindNothing) {
+  const fhog::Model& model = fhog::FrontalFaceModel();
+  ASSERT_EQ(model.filters.size(), 5U);
+  for (const auto& [w, h] :
+       std::vector<std::pair<int, int>>{{1, 1}, {2, 2}, {16, 16}, {17, 400}, {3000, 9}, {80, 80}}) {
+    fhog::PlanarImage img;
+    img.width = w;
+    img.height = h;
+    img.pixels.assign(3 * static_cast<std::size_t>(w) * h, 0);
+    for (std::size_t i = 0; i < img.pixels.size(); ++i) img.pixels[i] = static_cast<std::uint8_t>((i * 7919) % 251);
+    EXPECT_TRUE(fhog::Detect(model, img, 1000, 0.0).empty()) << w << "x" << h;
+  }
+  fhog::PlanarImage empty;
+  EXPECT_TRUE(fhog::Detect(model, empty, 1000, 0.0).empty());
+}
+
+TEST(FhogDetect, GreyAndRgbGiveTheSameOnGreyPixels) {
+  std::vector<std::uint8_t> grey(200 * 150);
+  for (std::size_t i = 0; i < grey.size(); ++i) grey[i] = static_cast<std::uint8_t>((i * 31 + i / 200 * 17) % 256);
+  std::vector<std::uint8_t> rgb;
+  for (std::uint8_t v : grey) rgb.insert(rgb.end(), {v, v, v});
+  const fhog::PlanarImage a = fhog::ToPlanar(grey.data(), 200, 150, 1);
+  const fhog::PlanarImage b = fhog::ToPlanar(rgb.data(), 200, 150, 3);
+  EXPECT_EQ(a.pixels, b.pixels);
+  const auto da = fhog::Detect(fhog::FrontalFaceModel(), a, 1000, -1.5);
+  const auto db = fhog::Detect(fhog::FrontalFaceModel(), b, 1000, -1.5);
+  ASSERT_EQ(da.size(), db.size());
+  for (std::size_t i = 0; i < da.size(); ++i) EXPECT_EQ(da[i].score, db[i].score);
+}
+
+}  // namespace
+}  // namespace takeback::face
