@@ -352,8 +352,8 @@ std::vector<MatchHit> Matcher::Match(const MediaHashes& item) const {
     }
     if (best < 0 || best > options_.face_threshold) continue;
     MatchHit& h = hit(ref, signals::SignalType::kFace);
-    h.distance = best;
-    h.threshold = options_.face_threshold;
+    h.distance = static_cast<double>(best);
+    h.threshold = static_cast<double>(options_.face_threshold);
     h.review_required = true;
   }
   return hits;
