@@ -65,6 +65,9 @@ TEST_F(StoreTest, RefusesAFileThatIsNotADatabase) {
 TEST_F(StoreTest, SequenceGrowsOnEveryChangeAndWithdrawalIsADelta) {
   auto store = Open();
   ASSERT_NE(store, nullptr);
+  auto empty_seq = store->MaxSeq();
+  ASSERT_TRUE(empty_seq.ok()) << empty_seq.status().ToString();
+  EXPECT_EQ(*empty_seq, 0);
   std::vector<StoredSignal> added;
   auto c = store->CreateCase("TB-AAAA-BBBB", "hash", {"name"}, {Pdq(1), Pdq(2)}, "test", &added);
   ASSERT_TRUE(c.ok()) << c.status().ToString();
@@ -91,6 +94,13 @@ TEST_F(StoreTest, SequenceGrowsOnEveryChangeAndWithdrawalIsADelta) {
   ASSERT_TRUE(changes.ok());
   ASSERT_EQ(changes->size(), 2U);
   EXPECT_LT((*changes)[0].seq, (*changes)[1].seq);
+  // MaxSeq (what the index snapshot records) is the last change's sequence,
+  // the same figure the full-scan Stats() reports.
+  auto max_seq = store->MaxSeq();
+  auto stats = store->Stats();
+  ASSERT_TRUE(max_seq.ok() && stats.ok());
+  EXPECT_EQ(*max_seq, (*changes)[1].seq);
+  EXPECT_EQ(*max_seq, stats->max_seq);
   // A withdrawn case takes no more signals.
   SignalOwner owner;
   owner.case_id = c->id;
@@ -171,6 +181,63 @@ TEST_F(StoreTest, ReportDecisionActivatesItsSignals) {
   ASSERT_TRUE(store->ScanActive("", [&](const StoredSignal&) { return ++active > 0; }).ok());
   EXPECT_EQ(active, 2);
   EXPECT_FALSE(store->DecideReport(report->id, false, "reviewer", &changed).ok());
+}
+
+// What an investigator's scan reads (issue 6): only the owner's active
+// signals, paged by id, every page audited.
+TEST_F(StoreTest, ListActiveSignalsOfReadsOnlyTheOwnersActiveSignals) {
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  std::vector<StoredSignal> a;
+  auto case_a = store->CreateCase("TB-AAAA-AAAA", "x", {}, {Pdq(1), Pdq(2), Pdq(3), Pdq(4)}, "anonymous", &a);
+  ASSERT_TRUE(case_a.ok()) << case_a.status().ToString();
+  std::vector<StoredSignal> b;
+  auto case_b = store->CreateCase("TB-BBBB-BBBB", "x", {}, {Pdq(5)}, "anonymous", &b);
+  ASSERT_TRUE(case_b.ok());
+  ASSERT_EQ(a.size(), 4U);
+  ASSERT_TRUE(store->DecideSignal(a[0].id, SignalState::kActive, "key:1").ok());
+  ASSERT_TRUE(store->DecideSignal(a[1].id, SignalState::kRejected, "key:1").ok());
+  ASSERT_TRUE(store->DecideSignal(a[3].id, SignalState::kActive, "key:1").ok());
+  ASSERT_TRUE(store->DecideSignal(b[0].id, SignalState::kActive, "key:1").ok());
+  // a[2] stays pending.
+  SignalOwner owner;
+  owner.case_id = case_a->id;
+  auto page = store->ListActiveSignalsOf(owner, 0, 1, "key:7");
+  ASSERT_TRUE(page.ok()) << page.status().ToString();
+  ASSERT_EQ(page->size(), 1U);
+  EXPECT_EQ((*page)[0].id, a[0].id);
+  page = store->ListActiveSignalsOf(owner, a[0].id, 10, "key:7");
+  ASSERT_TRUE(page.ok());
+  ASSERT_EQ(page->size(), 1U);
+  EXPECT_EQ((*page)[0].id, a[3].id);
+  EXPECT_EQ((*page)[0].state, SignalState::kActive);
+  // Withdrawn: nothing left.
+  ASSERT_TRUE(store->WithdrawCase(case_a->id, "case:TB-AAAA-AAAA").ok());
+  page = store->ListActiveSignalsOf(owner, 0, 10, "key:7");
+  ASSERT_TRUE(page.ok());
+  EXPECT_TRUE(page->empty());
+  // Case B is untouched; the reports bank has none.
+  owner.case_id = case_b->id;
+  page = store->ListActiveSignalsOf(owner, 0, 10, "key:7");
+  ASSERT_TRUE(page.ok());
+  ASSERT_EQ(page->size(), 1U);
+  EXPECT_EQ((*page)[0].id, b[0].id);
+  SignalOwner bank;
+  bank.bank_id = 1;
+  page = store->ListActiveSignalsOf(bank, 0, 10, "key:7");
+  ASSERT_TRUE(page.ok());
+  EXPECT_TRUE(page->empty());
+  EXPECT_EQ(store->ListActiveSignalsOf(SignalOwner{}, 0, 10, "key:7").status().code(), ErrorCode::kInvalidArgument);
+  // Every page read is in the audit log with the reader.
+  auto audit = store->ListAudit(0, 100);
+  ASSERT_TRUE(audit.ok());
+  int reads = 0;
+  for (const AuditEntry& e : *audit) {
+    if (e.action != "signals.read") continue;
+    ++reads;
+    EXPECT_EQ(e.actor, "key:7");
+  }
+  EXPECT_EQ(reads, 5);
 }
 
 }  // namespace
