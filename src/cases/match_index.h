@@ -74,7 +74,8 @@ class MatchIndex {
   // Brings the index in line with one signal's current state: active signals
   // are (re)added, every other state removes it. Idempotent.
   Status Apply(const store::StoredSignal& signal);
-  // Bulk load of active pdq signals (start-up), faster than Apply one by one.
+  // Bulk load of active pdq signals (start-up), faster than Apply one by one;
+  // returns when the index structure over them is built (searches are fast).
   Status AddPdqBulk(std::vector<std::uint64_t> ids, std::vector<hash::PdqHash> hashes);
 
   // Candidates for one query (their distance within the limits), sorted by

@@ -73,8 +73,12 @@ class Service {
   Result<StartReport> Start();
   // Writes the pdq snapshot and the sequence it reflects (clean shutdown);
   // does nothing when the store has not changed since the snapshot was
-  // loaded or last saved. Writers wait while it runs; readers do not.
-  Status SaveSnapshot();
+  // loaded or last saved. Neither readers nor writers wait for the file
+  // write (writers only for one indexed query). kIdle runs the file write at
+  // the calling thread's idle scheduling priority (a save in the background
+  // while serving); saves run one at a time.
+  enum class SnapshotPriority { kNormal, kIdle };
+  Status SaveSnapshot(SnapshotPriority priority = SnapshotPriority::kNormal);
 
   store::Store& store() { return *store_; }
   const MatchIndex& index() const { return index_; }
@@ -130,6 +134,7 @@ class Service {
   std::unordered_map<std::int64_t, store::Bank> banks_;
   MatchLimits limits_;
 
+  std::mutex save_mu_;                          // one SaveSnapshot at a time
   std::atomic<std::int64_t> snapshot_seq_{-1};  // the sequence the snapshot on disk reflects
   std::atomic<std::uint64_t> hashes_checked_{0};
   std::atomic<std::uint64_t> matches_found_{0};

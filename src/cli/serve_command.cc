@@ -190,11 +190,13 @@ int RunServeCommand(std::span<const std::string> args, const CommandIo& io) {
   });
 
   // After a rebuild or replay, save a snapshot in the background so that the
-  // next start is fast; requests are served meanwhile (writes wait for it).
+  // next start is fast; requests are served meanwhile (it runs at idle priority).
   std::thread snapshotter;
   Status first_snapshot = Status::Ok();  // reported after the join (streams are not shared across threads)
   if (!started->from_snapshot || started->changes_replayed > 0) {
-    snapshotter = std::thread([&service, &first_snapshot] { first_snapshot = service.SaveSnapshot(); });
+    snapshotter = std::thread([&service, &first_snapshot] {
+      first_snapshot = service.SaveSnapshot(cases::Service::SnapshotPriority::kIdle);
+    });
   }
 
   const cases::MatchIndex::Sizes sizes = service.index().sizes();

@@ -785,6 +785,13 @@ class SqliteStore final : public Store {
     return out;
   }
 
+  Result<std::int64_t> MaxSeq() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    Stmt s(db_, "SELECT COALESCE(MAX(seq), 0) FROM signals");  // the UNIQUE index on seq answers it
+    if (!s.Step()) return s.status();
+    return s.Int(0);
+  }
+
   Result<SignalStats> Stats() override {
     std::lock_guard<std::mutex> lock(mu_);
     SignalStats stats;

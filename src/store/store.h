@@ -218,7 +218,11 @@ class Store {
   // count. kInvalidArgument when the owner names neither or both.
   virtual Result<std::vector<StoredSignal>> ListActiveSignalsOf(const SignalOwner& owner, std::int64_t after_id,
                                                                 int limit, const std::string& actor) = 0;
+  // Counts every signal: a full scan (~1 s per million signals, holding the
+  // store meanwhile); MaxSeq() is the cheap way to the change sequence.
   virtual Result<SignalStats> Stats() = 0;
+  // The highest change sequence number (0 when there are no signals).
+  virtual Result<std::int64_t> MaxSeq() = 0;
 
   // --- reports (flaggers) ---
   // Creates the report and its signals (pending review, in report.bank_id).
