@@ -502,33 +502,40 @@ TEST(FlatVectorIndexTest, OddDimensionsMatchBruteForce) {
 }
 
 // The int8 pre-filter kernels: AVX2 and portable give the same masks, and
-// no lane whose quantised distance is within the threshold is pruned.
+// no lane whose quantised distance is within the threshold is pruned; the
+// AVX2 kernel's early exits (after 64 dimensions, then every 32, per query
+// and half-block) change nothing.
 TEST(VectorKernelsTest, QuantisedPrefilterKernelsAgreeAndNeverPruneALaneWithinTheBound) {
   std::mt19937 rng(31);
   const auto& best = internal::BestVectorKernels();
   const auto& portable = internal::PortableVectorKernels();
-  for (int qdim : {4, 8, 64, 68, 128, 132}) {
+  constexpr int kLanes = internal::kBlockLanes;
+  constexpr int kBlocks = 3;
+  for (int qdim : {8, 32, 64, 72, 96, 128, 136, 200}) {
     const int checks = internal::QuantChecks(qdim);
-    std::vector<std::uint8_t> block(static_cast<std::size_t>(qdim) * internal::kBlockLanes);
-    std::vector<std::vector<int>> x(internal::kBlockLanes, std::vector<int>(static_cast<std::size_t>(qdim)));
-    std::vector<std::int32_t> xx(static_cast<std::size_t>(checks) * internal::kBlockLanes);
-    std::vector<float> ex(internal::kBlockLanes);
-    std::uniform_int_distribution<int> xd(-127, 127);
+    const auto groups = static_cast<std::size_t>(qdim / 4);
+    std::vector<std::uint8_t> blocks(static_cast<std::size_t>(qdim) * kLanes * kBlocks);
+    std::vector<std::vector<int>> x(kLanes * kBlocks, std::vector<int>(static_cast<std::size_t>(qdim)));
+    std::vector<std::int32_t> xx(static_cast<std::size_t>(checks) * kLanes * kBlocks);
+    std::vector<float> ex(kLanes * kBlocks);
+    std::uniform_int_distribution<int> xd(-63, 63);
     std::uniform_int_distribution<int> qd(-63, 63);
     std::uniform_real_distribution<float> ed(0.0F, 0.05F);
-    for (int l = 0; l < internal::kBlockLanes; ++l) {
+    for (int v = 0; v < kLanes * kBlocks; ++v) {
+      const int b = v / kLanes;
+      const int l = v % kLanes;
       std::int32_t sum = 0;
       for (int d = 0; d < qdim; ++d) {
-        const int v = xd(rng);
-        x[static_cast<std::size_t>(l)][static_cast<std::size_t>(d)] = v;
-        block[static_cast<std::size_t>(d / 4 * 64 + l * 4 + d % 4)] =
-            static_cast<std::uint8_t>(static_cast<std::int8_t>(v));
-        sum += v * v + 256 * v;
+        const int value = xd(rng);
+        x[static_cast<std::size_t>(v)][static_cast<std::size_t>(d)] = value;
+        blocks[static_cast<std::size_t>(b * kLanes * qdim + d / 4 * 64 + l * 4 + d % 4)] =
+            static_cast<std::uint8_t>(value + internal::kQuantOffset);
+        sum += value * value;
         if ((d + 1) % internal::kQuantCheckEvery == 0 || d + 1 == qdim) {
-          xx[static_cast<std::size_t>(d / internal::kQuantCheckEvery * internal::kBlockLanes + l)] = sum;
+          xx[static_cast<std::size_t>((b * checks + d / internal::kQuantCheckEvery) * kLanes + l)] = sum;
         }
       }
-      ex[static_cast<std::size_t>(l)] = ed(rng);
+      ex[static_cast<std::size_t>(v)] = ed(rng);
     }
     const float scale = 0.003F;
     for (int nq = 1; nq <= internal::kMaxKernelQueries; ++nq) {
@@ -540,23 +547,26 @@ TEST(VectorKernelsTest, QuantisedPrefilterKernelsAgreeAndNeverPruneALaneWithinTh
       for (int i = 0; i < nq; ++i) {
         auto& q = qs[static_cast<std::size_t>(i)];
         auto& c = cs[static_cast<std::size_t>(i)];
-        q.resize(static_cast<std::size_t>(qdim));
+        q.resize(groups * internal::kQuantQueryGroupBytes);
         c.resize(static_cast<std::size_t>(checks));
-        std::int32_t squares = 0;
+        std::int32_t terms = 0;
         for (int d = 0; d < qdim; ++d) {
           const int qv = qd(rng);
           qvals[static_cast<std::size_t>(i)].push_back(qv);
-          q[static_cast<std::size_t>(d)] = static_cast<std::int8_t>(qv + 64);  // the kernels take Q + 64
-          squares += qv * qv;
+          for (int r = 0; r < internal::kQuantQueryGroupBytes / 4; ++r) {
+            q[static_cast<std::size_t>(d / 4 * internal::kQuantQueryGroupBytes + r * 4 + d % 4)] =
+                static_cast<std::int8_t>(qv);
+          }
+          terms += qv * qv + 2 * internal::kQuantOffset * qv;
           if ((d + 1) % internal::kQuantCheckEvery == 0 || d + 1 == qdim) {
-            c[static_cast<std::size_t>(d / internal::kQuantCheckEvery)] = 4 * squares;
+            c[static_cast<std::size_t>(d / internal::kQuantCheckEvery)] = terms;
           }
         }
-        for (int l = 0; l < internal::kBlockLanes; ++l) {
+        for (int v = 0; v < kLanes * kBlocks; ++v) {
           double dd = 0;
           for (int d = 0; d < qdim; ++d) {
-            const double t = 2.0 * qvals[static_cast<std::size_t>(i)][static_cast<std::size_t>(d)] -
-                             x[static_cast<std::size_t>(l)][static_cast<std::size_t>(d)];
+            const double t = qvals[static_cast<std::size_t>(i)][static_cast<std::size_t>(d)] -
+                             x[static_cast<std::size_t>(v)][static_cast<std::size_t>(d)];
             dd += t * t;
           }
           full[static_cast<std::size_t>(i)].push_back(static_cast<double>(scale) * std::sqrt(dd));
@@ -567,28 +577,39 @@ TEST(VectorKernelsTest, QuantisedPrefilterKernelsAgreeAndNeverPruneALaneWithinTh
         std::sort(sorted.begin(), sorted.end());
         queries[i].q = q.data();
         queries[i].c = c.data();
-        queries[i].threshold = static_cast<float>(sorted[8]) - 0.02F;
+        queries[i].threshold = static_cast<float>(sorted[sorted.size() / 2]) - 0.02F;
         queries[i].slack = 1.0001F;
       }
-      std::uint32_t a[internal::kMaxKernelQueries];
-      std::uint32_t b[internal::kMaxKernelQueries];
-      best.quant(block.data(), xx.data(), ex.data(), qdim, scale, queries, nq, a);
-      portable.quant(block.data(), xx.data(), ex.data(), qdim, scale, queries, nq, b);
+      std::uint32_t a[internal::kMaxKernelQueries * kBlocks];
+      std::uint32_t b[internal::kMaxKernelQueries * kBlocks];
+      best.quant(blocks.data(), xx.data(), ex.data(), qdim, scale, kBlocks, queries, nq, a);
+      portable.quant(blocks.data(), xx.data(), ex.data(), qdim, scale, kBlocks, queries, nq, b);
       bool some_pruned = false;
+      bool some_kept = false;
       for (int i = 0; i < nq; ++i) {
-        EXPECT_EQ(a[i], b[i]) << "qdim " << qdim << " query " << i;
-        for (int l = 0; l < internal::kBlockLanes; ++l) {
-          const bool kept = ((a[i] >> l) & 1U) != 0;
-          some_pruned |= !kept;
-          // Partial distances never exceed the full one, so a lane within
-          // the bound over all of qdim passes every check.
-          if (full[static_cast<std::size_t>(i)][static_cast<std::size_t>(l)] <=
-              static_cast<double>(queries[i].threshold) + static_cast<double>(ex[static_cast<std::size_t>(l)])) {
-            EXPECT_TRUE(kept) << "qdim " << qdim << " query " << i << " lane " << l;
+        for (int blk = 0; blk < kBlocks; ++blk) {
+          const std::uint32_t mask = a[i * kBlocks + blk];
+          EXPECT_EQ(mask, b[i * kBlocks + blk]) << "qdim " << qdim << " query " << i << " block " << blk;
+          for (int l = 0; l < kLanes; ++l) {
+            const auto v = static_cast<std::size_t>(blk * kLanes + l);
+            const bool kept = ((mask >> l) & 1U) != 0;
+            some_pruned |= !kept;
+            some_kept |= kept;
+            // Partial distances never exceed the full one, so a lane within
+            // the bound over all of qdim passes every check.
+            if (full[static_cast<std::size_t>(i)][v] <=
+                static_cast<double>(queries[i].threshold) + static_cast<double>(ex[v])) {
+              EXPECT_TRUE(kept) << "qdim " << qdim << " query " << i << " lane " << v;
+            }
+            // Far beyond the bound with the block's largest error: pruned.
+            if (full[static_cast<std::size_t>(i)][v] > (static_cast<double>(queries[i].threshold) + 0.05) * 1.001) {
+              EXPECT_FALSE(kept) << "qdim " << qdim << " query " << i << " lane " << v;
+            }
           }
         }
       }
       EXPECT_TRUE(some_pruned) << "qdim " << qdim;
+      EXPECT_TRUE(some_kept) << "qdim " << qdim;
     }
   }
 }

@@ -57,53 +57,47 @@ bool BlockPortableAny(const float* block, int dim, const float* const* queries, 
 }
 
 // The largest D a lane may have and still pass: a lane with the integer
-// D_S > T is pruned, where T = floor(min(t^2, 1e9)), t = max(0, (threshold +
-// e_x) * slack / scale). For an integer D, D > floor(y) iff D > y, and y is
+// D > T is pruned, where T = floor(min(t^2, 1e9)), t = max(0, (threshold +
+// e) * slack / scale). For an integer D, D > floor(y) iff D > y, and y is
 // within a few float roundings (relative 1e-6, far inside slack) of the
-// exact bound; D never reaches 1e9 (at most 4096 * 253^2), so the cap only
-// stands for "prune nothing". The AVX2 kernel does the same float
-// operations in the same order.
+// exact bound; D never reaches 1e9 (at most 4096 * 126^2), so the cap only
+// stands for "prune nothing". Both kernel sets call this same function.
 inline std::int32_t LaneLimit(float threshold, float ex, float slack, float inv_scale) {
   const float t = std::max((threshold + ex) * slack * inv_scale, 0.0F);
   return static_cast<std::int32_t>(std::min(t * t, 1e9F));
 }
 
-void QuantPortable(const std::uint8_t* qblock, const std::int32_t* xx, const float* ex, int qdim, float scale,
-                   const QuantQuery* queries, int nq, std::uint32_t* masks) {
-  std::int32_t acc[kMaxKernelQueries][kBlockLanes] = {};
-  std::int32_t limit[kMaxKernelQueries][kBlockLanes];
+// The largest of n error norms e_x.
+inline float MaxError(const float* ex, int n) {
+  float e = 0;
+  for (int i = 0; i < n; ++i) e = std::max(e, ex[i]);
+  return e;
+}
+
+void QuantPortable(const std::uint8_t* qblocks, const std::int32_t* xx, const float* ex, int qdim, float scale,
+                   int nblocks, const QuantQuery* queries, int nq, std::uint32_t* masks) {
   const float inv_scale = 1.0F / scale;
-  for (int i = 0; i < nq; ++i) {
-    masks[i] = (1U << kBlockLanes) - 1;
-    for (int l = 0; l < kBlockLanes; ++l) {
-      limit[i][l] = LaneLimit(queries[i].threshold, ex[l], queries[i].slack, inv_scale);
-    }
-  }
+  const int checks = QuantChecks(qdim);
   const int groups = qdim / 4;
-  int check = 0;
-  for (int g = 0; g < groups;) {
-    const int end = std::min(groups, g + kQuantCheckEvery / 4);
-    for (; g < end; ++g) {
-      const std::uint8_t* x = qblock + static_cast<std::ptrdiff_t>(g) * 64;
-      for (int i = 0; i < nq; ++i) {
-        const std::int8_t* q = queries[i].q + static_cast<std::ptrdiff_t>(g) * 4;
-        for (int l = 0; l < kBlockLanes; ++l) {
-          std::int32_t sum = 0;
-          for (int j = 0; j < 4; ++j) sum += static_cast<std::int32_t>(static_cast<std::int8_t>(x[l * 4 + j])) * q[j];
-          acc[i][l] += sum;
-        }
-      }
-    }
-    std::uint32_t any = 0;
+  for (int b = 0; b < nblocks; ++b) {
+    const std::uint8_t* qb = qblocks + static_cast<std::ptrdiff_t>(b) * kBlockLanes * qdim;
+    const std::int32_t* bxx = xx + static_cast<std::ptrdiff_t>(b) * checks * kBlockLanes;
+    const float e = MaxError(ex + static_cast<std::ptrdiff_t>(b) * kBlockLanes, kBlockLanes);
     for (int i = 0; i < nq; ++i) {
+      const std::int32_t limit = LaneLimit(queries[i].threshold, e, queries[i].slack, inv_scale);
+      std::uint32_t mask = 0;
       for (int l = 0; l < kBlockLanes; ++l) {
-        const std::int32_t d = queries[i].c[check] + xx[check * kBlockLanes + l] - 4 * acc[i][l];
-        if (d > limit[i][l]) masks[i] &= ~(1U << l);
+        std::int32_t acc = 0;
+        for (int g = 0; g < groups; ++g) {
+          for (int j = 0; j < 4; ++j) {
+            acc += static_cast<std::int32_t>(qb[g * 64 + l * 4 + j]) * queries[i].q[g * kQuantQueryGroupBytes + j];
+          }
+        }
+        const std::int32_t d = queries[i].c[checks - 1] + bxx[(checks - 1) * kBlockLanes + l] - 2 * acc;
+        if (d <= limit) mask |= 1U << l;
       }
-      any |= masks[i];
+      masks[i * nblocks + b] = mask;
     }
-    if (any == 0) return;
-    ++check;
   }
 }
 
@@ -179,95 +173,98 @@ TAKEBACK_AVX2 bool BlockAvx2(const float* block, int dim, const float* const* qu
   return true;
 }
 
-// The pre-filter with AVX2. vpmaddubsw multiplies unsigned by signed bytes
-// and adds pairs into int16: the query bytes Q + 64 (1..127) by the stored
-// X (-127..127), pairs at most 2 * 127 * 127 = 32258 in magnitude (no
-// saturation); vpmaddwd by 1 widens them to int32 sums of 4 dimensions. So
-// acc = sum (Q_d + 64) X_d exactly, and with xx_S = sum X_d^2 + 256 sum X_d,
-// D_S = c_S + xx_S - 4 acc = ||2Q_S - X_S||^2. No per-query sign or offset
-// work is left in the loop. A half-block of 8 lanes whose lanes are all
-// pruned for every query is not computed further.
-template <int NQ>
-TAKEBACK_AVX2 inline __attribute__((always_inline)) void QuantStepAvx2(const std::uint8_t* qblock,
-                                                                       const QuantQuery* queries, int g, int h,
-                                                                       __m256i (&acc)[NQ][2]) {
-  const __m256i ones = _mm256_set1_epi16(1);
-  const __m256i xv =
-      _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qblock + static_cast<std::ptrdiff_t>(g) * 64 + h * 32));
-  for (int i = 0; i < NQ; ++i) {
-    std::int32_t packed;
-    std::memcpy(&packed, queries[i].q + static_cast<std::ptrdiff_t>(g) * 4, sizeof(packed));
-    acc[i][h] =
-        _mm256_add_epi32(acc[i][h], _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi32(packed), xv), ones));
-  }
+// The pre-filter with AVX2: vpmaddubsw of the stored X + 64 (1..127) by the
+// query's Q (-63..63) for two groups of 4 dimensions, their int16 pairs
+// added (no overflow, vector_kernels.h), then vpmaddwd by 1 widens them to
+// int32 sums of 8 dimensions. The query operand comes straight from
+// memory, already broadcast.
+// Stage 1: the first two checks' dimensions (64) for all nq queries and
+// the 16 lanes at once, each loaded block register shared by the queries.
+// Stage 2: each query with a lane left goes on alone over the 16 lanes,
+// check by check (every 32 dimensions), and stops when all its lanes are
+// ruled out: with several queries a block is rarely far from all of them
+// at once, but often from one of them.
+TAKEBACK_AVX2 inline __attribute__((always_inline)) __m256i QuantPairAvx2(const std::uint8_t* x, const std::int8_t* q,
+                                                                          __m256i ones) {
+  const __m256i x0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x));
+  const __m256i x1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + 64));
+  const __m256i q0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q));
+  const __m256i q1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + kQuantQueryGroupBytes));
+  return _mm256_madd_epi16(_mm256_add_epi16(_mm256_maddubs_epi16(x0, q0), _mm256_maddubs_epi16(x1, q1)), ones);
+}
+
+// The lanes of a half-block with D <= limit, as bits 0-7.
+TAKEBACK_AVX2 inline __attribute__((always_inline)) std::uint32_t QuantAliveAvx2(__m256i acc, std::int32_t c,
+                                                                                 const std::int32_t* xx,
+                                                                                 __m256i limit) {
+  const __m256i sums = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xx));
+  const __m256i d = _mm256_sub_epi32(_mm256_add_epi32(_mm256_set1_epi32(c), sums), _mm256_slli_epi32(acc, 1));
+  return ~static_cast<std::uint32_t>(_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(d, limit)))) & 0xFFU;
 }
 
 template <int NQ>
-TAKEBACK_AVX2 void QuantAvx2(const std::uint8_t* qblock, const std::int32_t* xx, const float* ex, int qdim, float scale,
-                             const QuantQuery* queries, std::uint32_t* masks_out) {
-  std::uint32_t masks[NQ];
-  __m256i acc[NQ][2];
-  __m256i limit[NQ][2];
-  const __m256 inv_scale = _mm256_set1_ps(1.0F / scale);
-  const __m256 cap = _mm256_set1_ps(1e9F);
-  for (int i = 0; i < NQ; ++i) {
-    const __m256 threshold = _mm256_set1_ps(queries[i].threshold);
-    const __m256 slack = _mm256_set1_ps(queries[i].slack);
-    for (int h = 0; h < 2; ++h) {
-      acc[i][h] = _mm256_setzero_si256();
-      const __m256 t = _mm256_max_ps(
-          _mm256_mul_ps(_mm256_mul_ps(_mm256_add_ps(threshold, _mm256_loadu_ps(ex + h * 8)), slack), inv_scale),
-          _mm256_setzero_ps());
-      limit[i][h] = _mm256_cvttps_epi32(_mm256_min_ps(_mm256_mul_ps(t, t), cap));
-    }
-    masks[i] = (1U << kBlockLanes) - 1;
-  }
+TAKEBACK_AVX2 void QuantAvx2(const std::uint8_t* qblocks, const std::int32_t* xx, const float* ex, int qdim,
+                             float scale, int nblocks, const QuantQuery* queries, std::uint32_t* masks) {
+  const float inv_scale = 1.0F / scale;
+  const int checks = QuantChecks(qdim);
   const int groups = qdim / 4;
-  int check = 0;
-  bool live[2] = {true, true};
-  for (int g = 0; g < groups;) {
-    const int end = std::min(groups, g + kQuantCheckEvery / 4);
-    if (live[0] && live[1]) {
-      for (; g < end; ++g) {
-        QuantStepAvx2<NQ>(qblock, queries, g, 0, acc);
-        QuantStepAvx2<NQ>(qblock, queries, g, 1, acc);
-      }
-    } else {
-      const int h = live[0] ? 0 : 1;
-      for (; g < end; ++g) QuantStepAvx2<NQ>(qblock, queries, g, h, acc);
-    }
-    std::uint32_t any = 0;
+  const int stage1_check = std::min(checks, 2) - 1;
+  const int stage1_groups = std::min(groups, (stage1_check + 1) * kQuantCheckEvery / 4);
+  const __m256i ones = _mm256_set1_epi16(1);
+  for (int b = 0; b < nblocks; ++b) {
+    const std::uint8_t* qb = qblocks + static_cast<std::ptrdiff_t>(b) * kBlockLanes * qdim;
+    const std::int32_t* bxx = xx + static_cast<std::ptrdiff_t>(b) * checks * kBlockLanes;
+    const float e = MaxError(ex + static_cast<std::ptrdiff_t>(b) * kBlockLanes, kBlockLanes);
+    __m256i limit[NQ];
     for (int i = 0; i < NQ; ++i) {
-      const __m256i c = _mm256_set1_epi32(queries[i].c[check]);
-      for (int h = 0; h < 2; ++h) {
-        if (!live[h]) continue;
-        const __m256i sums = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xx + check * kBlockLanes + h * 8));
-        const __m256i d = _mm256_sub_epi32(_mm256_add_epi32(c, sums), _mm256_slli_epi32(acc[i][h], 2));
-        const auto pruned =
-            static_cast<std::uint32_t>(_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(d, limit[i][h]))));
-        masks[i] &= ~(pruned << (8 * h));
-      }
-      any |= masks[i];
+      limit[i] = _mm256_set1_epi32(LaneLimit(queries[i].threshold, e, queries[i].slack, inv_scale));
     }
-    if (any == 0) break;
-    live[0] = (any & 0xFFU) != 0;
-    live[1] = (any & 0xFF00U) != 0;
-    ++check;
+    __m256i acc[NQ][2];
+    for (int i = 0; i < NQ; ++i) acc[i][0] = acc[i][1] = _mm256_setzero_si256();
+    // groups is even (qdim is a multiple of 8), and so is every check's end.
+    for (int g = 0; g < stage1_groups; g += 2) {
+      const std::uint8_t* x = qb + g * 64;
+      for (int i = 0; i < NQ; ++i) {
+        const std::int8_t* q = queries[i].q + static_cast<std::ptrdiff_t>(g) * kQuantQueryGroupBytes;
+        acc[i][0] = _mm256_add_epi32(acc[i][0], QuantPairAvx2(x, q, ones));
+        acc[i][1] = _mm256_add_epi32(acc[i][1], QuantPairAvx2(x + 32, q, ones));
+      }
+    }
+    for (int i = 0; i < NQ; ++i) {
+      __m256i a0 = acc[i][0];
+      __m256i a1 = acc[i][1];
+      int check = stage1_check;
+      const std::int32_t* cx = bxx + check * kBlockLanes;
+      std::uint32_t alive = QuantAliveAvx2(a0, queries[i].c[check], cx, limit[i]) |
+                            (QuantAliveAvx2(a1, queries[i].c[check], cx + 8, limit[i]) << 8);
+      for (int g = stage1_groups; alive != 0 && check + 1 < checks;) {
+        ++check;
+        const int end = std::min(groups, (check + 1) * kQuantCheckEvery / 4);
+        for (; g < end; g += 2) {
+          const std::int8_t* q = queries[i].q + static_cast<std::ptrdiff_t>(g) * kQuantQueryGroupBytes;
+          a0 = _mm256_add_epi32(a0, QuantPairAvx2(qb + g * 64, q, ones));
+          a1 = _mm256_add_epi32(a1, QuantPairAvx2(qb + g * 64 + 32, q, ones));
+        }
+        cx = bxx + check * kBlockLanes;
+        alive &= QuantAliveAvx2(a0, queries[i].c[check], cx, limit[i]) |
+                 (QuantAliveAvx2(a1, queries[i].c[check], cx + 8, limit[i]) << 8);
+      }
+      masks[i * nblocks + b] = alive;
+    }
   }
-  for (int i = 0; i < NQ; ++i) masks_out[i] = masks[i];
 }
 
-void QuantAvx2Any(const std::uint8_t* qblock, const std::int32_t* xx, const float* ex, int qdim, float scale,
-                  const QuantQuery* queries, int nq, std::uint32_t* masks) {
+void QuantAvx2Any(const std::uint8_t* qblocks, const std::int32_t* xx, const float* ex, int qdim, float scale,
+                  int nblocks, const QuantQuery* queries, int nq, std::uint32_t* masks) {
   switch (nq) {
     case 1:
-      return QuantAvx2<1>(qblock, xx, ex, qdim, scale, queries, masks);
+      return QuantAvx2<1>(qblocks, xx, ex, qdim, scale, nblocks, queries, masks);
     case 2:
-      return QuantAvx2<2>(qblock, xx, ex, qdim, scale, queries, masks);
+      return QuantAvx2<2>(qblocks, xx, ex, qdim, scale, nblocks, queries, masks);
     case 3:
-      return QuantAvx2<3>(qblock, xx, ex, qdim, scale, queries, masks);
+      return QuantAvx2<3>(qblocks, xx, ex, qdim, scale, nblocks, queries, masks);
     default:
-      return QuantAvx2<4>(qblock, xx, ex, qdim, scale, queries, masks);
+      return QuantAvx2<4>(qblocks, xx, ex, qdim, scale, nblocks, queries, masks);
   }
 }
 
