@@ -78,7 +78,8 @@ struct Blocks {
   AlignedFloats data;
   std::vector<std::uint64_t> ids;
   // The quantised copy (vector_kernels.h layout): qdim bytes per vector,
-  // checks int32 sums of squares per vector, the error norm e_x per vector.
+  // checks int32 sums of squares per vector, per block the largest error
+  // norm e_x of its vectors.
   AlignedBytes qdata;
   std::vector<std::int32_t> xx;
   std::vector<float> ex;
@@ -273,7 +274,7 @@ class FlatVectorIndex final : public VectorIndex {
   bool AllocateQuant(Blocks* b, std::size_t blocks) const {
     b->qdata = AllocateQuantBytes(blocks * kLanes * static_cast<std::size_t>(qdim_));
     b->xx.assign(blocks * static_cast<std::size_t>(checks_) * kLanes, 0);
-    b->ex.assign(blocks * kLanes, 0.0F);
+    b->ex.assign(blocks, 0.0F);
     return b->qdata != nullptr;
   }
 
@@ -308,7 +309,7 @@ class FlatVectorIndex final : public VectorIndex {
         xx[static_cast<std::size_t>(d / kQuantCheckEvery) * kLanes + lane] = sum;
       }
     }
-    b->ex[slot] = RoundUp(std::sqrt(err));
+    b->ex[block] = std::max(b->ex[block], RoundUp(std::sqrt(err)));
   }
 
   // Quantises st->query with step `scale` around `center`
@@ -544,6 +545,7 @@ class FlatVectorIndex final : public VectorIndex {
     const std::size_t checks = static_cast<std::size_t>(checks_);
     float out[kLanes];
     QuantQuery quant[kMaxKernelQueries];
+    int joint_checks = 2;
     std::uint32_t masks[kMaxKernelQueries * kChunkBlocks];
     std::size_t passed_here = 0;
     auto scan_blocks = [&](const SegmentView& s, std::size_t first, std::size_t count) {
@@ -557,7 +559,7 @@ class FlatVectorIndex final : public VectorIndex {
           quant[j] = st.quant;
         }
         kernels_.quant(bl.qdata.get() + first * kLanes * qdim, bl.xx.data() + first * checks * kLanes,
-                       bl.ex.data() + first * kLanes, qdim_, snap.scale, nblocks, quant, n, masks);
+                       bl.ex.data() + first, qdim_, snap.scale, nblocks, quant, n, masks, &joint_checks);
         for (int j = 0; j < n; ++j) {
           QueryState& st = states[g + static_cast<std::size_t>(j)];
           const float* query = st.query;

@@ -510,7 +510,8 @@ TEST(VectorKernelsTest, QuantisedPrefilterKernelsAgreeAndNeverPruneALaneWithinTh
   const auto& best = internal::BestVectorKernels();
   const auto& portable = internal::PortableVectorKernels();
   constexpr int kLanes = internal::kBlockLanes;
-  constexpr int kBlocks = 3;
+  // Enough blocks for the AVX2 kernel to adapt its joint depth (every 8).
+  constexpr int kBlocks = 20;
   for (int qdim : {8, 32, 64, 72, 96, 128, 136, 200}) {
     const int checks = internal::QuantChecks(qdim);
     const auto groups = static_cast<std::size_t>(qdim / 4);
@@ -518,6 +519,7 @@ TEST(VectorKernelsTest, QuantisedPrefilterKernelsAgreeAndNeverPruneALaneWithinTh
     std::vector<std::vector<int>> x(kLanes * kBlocks, std::vector<int>(static_cast<std::size_t>(qdim)));
     std::vector<std::int32_t> xx(static_cast<std::size_t>(checks) * kLanes * kBlocks);
     std::vector<float> ex(kLanes * kBlocks);
+    std::vector<float> block_ex(kBlocks, 0.0F);
     std::uniform_int_distribution<int> xd(-63, 63);
     std::uniform_int_distribution<int> qd(-63, 63);
     std::uniform_real_distribution<float> ed(0.0F, 0.05F);
@@ -536,6 +538,8 @@ TEST(VectorKernelsTest, QuantisedPrefilterKernelsAgreeAndNeverPruneALaneWithinTh
         }
       }
       ex[static_cast<std::size_t>(v)] = ed(rng);
+      block_ex[static_cast<std::size_t>(b)] =
+          std::max(block_ex[static_cast<std::size_t>(b)], ex[static_cast<std::size_t>(v)]);
     }
     const float scale = 0.003F;
     for (int nq = 1; nq <= internal::kMaxKernelQueries; ++nq) {
@@ -582,14 +586,21 @@ TEST(VectorKernelsTest, QuantisedPrefilterKernelsAgreeAndNeverPruneALaneWithinTh
       }
       std::uint32_t a[internal::kMaxKernelQueries * kBlocks];
       std::uint32_t b[internal::kMaxKernelQueries * kBlocks];
-      best.quant(blocks.data(), xx.data(), ex.data(), qdim, scale, kBlocks, queries, nq, a);
-      portable.quant(blocks.data(), xx.data(), ex.data(), qdim, scale, kBlocks, queries, nq, b);
+      std::uint32_t deep[internal::kMaxKernelQueries * kBlocks];
+      int joint_a = 2;
+      int joint_b = 2;
+      best.quant(blocks.data(), xx.data(), block_ex.data(), qdim, scale, kBlocks, queries, nq, a, &joint_a);
+      portable.quant(blocks.data(), xx.data(), block_ex.data(), qdim, scale, kBlocks, queries, nq, b, &joint_b);
+      // Starting deep (3 checks together) changes nothing either.
+      int joint_deep = 3;
+      best.quant(blocks.data(), xx.data(), block_ex.data(), qdim, scale, kBlocks, queries, nq, deep, &joint_deep);
       bool some_pruned = false;
       bool some_kept = false;
       for (int i = 0; i < nq; ++i) {
         for (int blk = 0; blk < kBlocks; ++blk) {
           const std::uint32_t mask = a[i * kBlocks + blk];
           EXPECT_EQ(mask, b[i * kBlocks + blk]) << "qdim " << qdim << " query " << i << " block " << blk;
+          EXPECT_EQ(mask, deep[i * kBlocks + blk]) << "qdim " << qdim << " query " << i << " block " << blk;
           for (int l = 0; l < kLanes; ++l) {
             const auto v = static_cast<std::size_t>(blk * kLanes + l);
             const bool kept = ((mask >> l) & 1U) != 0;

@@ -67,22 +67,15 @@ inline std::int32_t LaneLimit(float threshold, float ex, float slack, float inv_
   return static_cast<std::int32_t>(std::min(t * t, 1e9F));
 }
 
-// The largest of n error norms e_x.
-inline float MaxError(const float* ex, int n) {
-  float e = 0;
-  for (int i = 0; i < n; ++i) e = std::max(e, ex[i]);
-  return e;
-}
-
 void QuantPortable(const std::uint8_t* qblocks, const std::int32_t* xx, const float* ex, int qdim, float scale,
-                   int nblocks, const QuantQuery* queries, int nq, std::uint32_t* masks) {
+                   int nblocks, const QuantQuery* queries, int nq, std::uint32_t* masks, int* /*joint_checks*/) {
   const float inv_scale = 1.0F / scale;
   const int checks = QuantChecks(qdim);
   const int groups = qdim / 4;
   for (int b = 0; b < nblocks; ++b) {
     const std::uint8_t* qb = qblocks + static_cast<std::ptrdiff_t>(b) * kBlockLanes * qdim;
     const std::int32_t* bxx = xx + static_cast<std::ptrdiff_t>(b) * checks * kBlockLanes;
-    const float e = MaxError(ex + static_cast<std::ptrdiff_t>(b) * kBlockLanes, kBlockLanes);
+    const float e = ex[b];
     for (int i = 0; i < nq; ++i) {
       const std::int32_t limit = LaneLimit(queries[i].threshold, e, queries[i].slack, inv_scale);
       std::uint32_t mask = 0;
@@ -202,38 +195,66 @@ TAKEBACK_AVX2 inline __attribute__((always_inline)) std::uint32_t QuantAliveAvx2
   return ~static_cast<std::uint32_t>(_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(d, limit)))) & 0xFFU;
 }
 
+// How the joint stage's depth adapts (in checks, 2 or 3; *joint_checks
+// carries it from call to call): 3 when more than kDeepenAbove of the
+// (query, block) pairs of the last kAdaptBlocks blocks still had a lane
+// after 64 dimensions (then going on together is cheaper than one by
+// one), 2 again when fewer did.
+constexpr int kAdaptBlocks = 8;
+constexpr float kDeepenAbove = 0.7F;
+
 template <int NQ>
 TAKEBACK_AVX2 void QuantAvx2(const std::uint8_t* qblocks, const std::int32_t* xx, const float* ex, int qdim,
-                             float scale, int nblocks, const QuantQuery* queries, std::uint32_t* masks) {
+                             float scale, int nblocks, const QuantQuery* queries, std::uint32_t* masks,
+                             int* joint_checks) {
   const float inv_scale = 1.0F / scale;
   const int checks = QuantChecks(qdim);
   const int groups = qdim / 4;
-  const int stage1_check = std::min(checks, 2) - 1;
-  const int stage1_groups = std::min(groups, (stage1_check + 1) * kQuantCheckEvery / 4);
   const __m256i ones = _mm256_set1_epi16(1);
+  // The first check evaluated, after 64 dimensions (or all of qdim).
+  const int first_check = std::min(checks, 2) - 1;
+  const int first_groups = std::min(groups, (first_check + 1) * kQuantCheckEvery / 4);
+  int joint = std::clamp(*joint_checks, first_check + 1, std::max(first_check + 1, std::min(checks, 3)));
+  int seen = 0;
+  int went_on = 0;
   for (int b = 0; b < nblocks; ++b) {
     const std::uint8_t* qb = qblocks + static_cast<std::ptrdiff_t>(b) * kBlockLanes * qdim;
     const std::int32_t* bxx = xx + static_cast<std::ptrdiff_t>(b) * checks * kBlockLanes;
-    const float e = MaxError(ex + static_cast<std::ptrdiff_t>(b) * kBlockLanes, kBlockLanes);
     __m256i limit[NQ];
     for (int i = 0; i < NQ; ++i) {
-      limit[i] = _mm256_set1_epi32(LaneLimit(queries[i].threshold, e, queries[i].slack, inv_scale));
+      limit[i] = _mm256_set1_epi32(LaneLimit(queries[i].threshold, ex[b], queries[i].slack, inv_scale));
     }
     __m256i acc[NQ][2];
     for (int i = 0; i < NQ; ++i) acc[i][0] = acc[i][1] = _mm256_setzero_si256();
     // groups is even (qdim is a multiple of 8), and so is every check's end.
-    for (int g = 0; g < stage1_groups; g += 2) {
-      const std::uint8_t* x = qb + g * 64;
-      for (int i = 0; i < NQ; ++i) {
-        const std::int8_t* q = queries[i].q + static_cast<std::ptrdiff_t>(g) * kQuantQueryGroupBytes;
-        acc[i][0] = _mm256_add_epi32(acc[i][0], QuantPairAvx2(x, q, ones));
-        acc[i][1] = _mm256_add_epi32(acc[i][1], QuantPairAvx2(x + 32, q, ones));
+    auto joint_groups = [&](int from, int to) TAKEBACK_AVX2 {
+      for (int g = from; g < to; g += 2) {
+        const std::uint8_t* x = qb + g * 64;
+        for (int i = 0; i < NQ; ++i) {
+          const std::int8_t* q = queries[i].q + static_cast<std::ptrdiff_t>(g) * kQuantQueryGroupBytes;
+          acc[i][0] = _mm256_add_epi32(acc[i][0], QuantPairAvx2(x, q, ones));
+          acc[i][1] = _mm256_add_epi32(acc[i][1], QuantPairAvx2(x + 32, q, ones));
+        }
       }
+    };
+    joint_groups(0, first_groups);
+    // Which queries still have a lane after the first check (for the
+    // depth's adaptation; the masks do not depend on it).
+    for (int i = 0; i < NQ; ++i) {
+      const std::int32_t* cx = bxx + first_check * kBlockLanes;
+      went_on += (QuantAliveAvx2(acc[i][0], queries[i].c[first_check], cx, limit[i]) |
+                  QuantAliveAvx2(acc[i][1], queries[i].c[first_check], cx + 8, limit[i])) != 0
+                     ? 1
+                     : 0;
     }
+    seen += NQ;
+    const int joint_check = joint - 1;
+    const int stage1_groups = std::min(groups, (joint_check + 1) * kQuantCheckEvery / 4);
+    joint_groups(first_groups, stage1_groups);
     for (int i = 0; i < NQ; ++i) {
       __m256i a0 = acc[i][0];
       __m256i a1 = acc[i][1];
-      int check = stage1_check;
+      int check = joint_check;
       const std::int32_t* cx = bxx + check * kBlockLanes;
       std::uint32_t alive = QuantAliveAvx2(a0, queries[i].c[check], cx, limit[i]) |
                             (QuantAliveAvx2(a1, queries[i].c[check], cx + 8, limit[i]) << 8);
@@ -251,20 +272,27 @@ TAKEBACK_AVX2 void QuantAvx2(const std::uint8_t* qblocks, const std::int32_t* xx
       }
       masks[i * nblocks + b] = alive;
     }
+    if (seen >= kAdaptBlocks * NQ) {
+      const bool deep = static_cast<float>(went_on) > kDeepenAbove * static_cast<float>(seen);
+      joint = std::max(first_check + 1, std::min(checks, deep ? 3 : 2));
+      seen = 0;
+      went_on = 0;
+    }
   }
+  *joint_checks = joint;
 }
 
 void QuantAvx2Any(const std::uint8_t* qblocks, const std::int32_t* xx, const float* ex, int qdim, float scale,
-                  int nblocks, const QuantQuery* queries, int nq, std::uint32_t* masks) {
+                  int nblocks, const QuantQuery* queries, int nq, std::uint32_t* masks, int* joint_checks) {
   switch (nq) {
     case 1:
-      return QuantAvx2<1>(qblocks, xx, ex, qdim, scale, nblocks, queries, masks);
+      return QuantAvx2<1>(qblocks, xx, ex, qdim, scale, nblocks, queries, masks, joint_checks);
     case 2:
-      return QuantAvx2<2>(qblocks, xx, ex, qdim, scale, nblocks, queries, masks);
+      return QuantAvx2<2>(qblocks, xx, ex, qdim, scale, nblocks, queries, masks, joint_checks);
     case 3:
-      return QuantAvx2<3>(qblocks, xx, ex, qdim, scale, nblocks, queries, masks);
+      return QuantAvx2<3>(qblocks, xx, ex, qdim, scale, nblocks, queries, masks, joint_checks);
     default:
-      return QuantAvx2<4>(qblocks, xx, ex, qdim, scale, nblocks, queries, masks);
+      return QuantAvx2<4>(qblocks, xx, ex, qdim, scale, nblocks, queries, masks, joint_checks);
   }
 }
 

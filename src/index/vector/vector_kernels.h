@@ -32,10 +32,10 @@ using BlockKernel = bool (*)(const float* block, int dim, const float* const* qu
 //   ||q - x|| >= s * sqrt(D) - e_q - e_x,   D = ||Q - X||^2 (an exact integer),
 // so a vector with s * sqrt(D) > (r + e_q) + e_x (with margins for float
 // rounding, see QuantQuery) is farther than r from q and can be skipped.
-// The kernels use e = the largest e_x of a block's 16 lanes for all of
-// them (a weaker bound for the others, so still sound; e_x varies little
-// between vectors, except for one with values clamped to the scale, which
-// then weakens only its own block).
+// The kernels take e = the largest e_x of a block's 16 lanes (one float
+// per block) for all of them: a weaker bound for the others, so still
+// sound; e_x varies little between vectors, except for one with values
+// clamped to the scale, which then weakens only its own block.
 //
 // Why 63 levels and not 127: vpmaddubsw multiplies unsigned by signed bytes
 // and adds pairs into int16. With X + 64 (1..127) by Q (-63..63) a pair is
@@ -79,13 +79,16 @@ struct QuantQuery {
 };
 
 // For each of `nblocks` consecutive quantised blocks (qdim a multiple of
-// kQuantDimMultiple; qblocks: nblocks *
-// kBlockLanes * qdim bytes; xx: nblocks * QuantChecks(qdim) * kBlockLanes;
-// ex: nblocks * kBlockLanes) and each query i (of nq, 1..kMaxKernelQueries),
-// sets masks[i * nblocks + b] (bit l: lane l) to the lanes of block b that
-// the query cannot rule out.
+// kQuantDimMultiple; qblocks: nblocks * kBlockLanes * qdim bytes; xx:
+// nblocks * QuantChecks(qdim) * kBlockLanes; ex: nblocks, each block's
+// largest e_x) and each query i (of nq, 1..kMaxKernelQueries), sets
+// masks[i * nblocks + b] (bit l: lane l) to the lanes of block b that the
+// query cannot rule out. *joint_checks (in and out, start with 2) is the
+// AVX2 kernel's memory of how deep the queries went on together; it never
+// changes the masks.
 using QuantKernel = void (*)(const std::uint8_t* qblocks, const std::int32_t* xx, const float* ex, int qdim,
-                             float scale, int nblocks, const QuantQuery* queries, int nq, std::uint32_t* masks);
+                             float scale, int nblocks, const QuantQuery* queries, int nq, std::uint32_t* masks,
+                             int* joint_checks);
 
 struct VectorKernels {
   std::string_view name;
