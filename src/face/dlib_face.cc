@@ -184,10 +184,8 @@ constexpr int kAllLevels = 1000;
 
 fhog::PlanarImage ToPlanar(const RgbImage& img) {
   fhog::PlanarImage out;
-  out.width = static_cast<int>(img.nc());
-  out.height = static_cast<int>(img.nr());
+  out.Allocate(static_cast<int>(img.nc()), static_cast<int>(img.nr()));
   const std::size_t n = static_cast<std::size_t>(out.width) * static_cast<std::size_t>(out.height);
-  out.pixels.resize(3 * n);
   std::uint8_t* r = out.plane(0);
   std::uint8_t* g = out.plane(1);
   std::uint8_t* b = out.plane(2);

@@ -40,7 +40,52 @@ bool DetectAvx2() {
 // ---------------------------------------------------------------------------
 // Resize: dlib's resize_image for RGB images with bilinear interpolation.
 
-void ResizePlane(const std::uint8_t* in, int iw, int ih, std::uint8_t* out, int ow, int oh) {
+#if TAKEBACK_FHOG_X86
+// dlib's 4-wide float loop, 8 columns at a time: the same products and sums
+// in the same order, so the same bytes. The 8 left and 8 right neighbours of
+// a group come from one 16-byte load at the group's first left neighbour
+// and a byte shuffle (`shuffle`, 16 bytes per group; groups whose pixels
+// span 16 bytes or more have none and are left to the caller). Reads up to
+// 15 bytes past a group's first pixel (the next row, or kSlack).
+__attribute__((target("avx2,fma"))) int ResizeRowAvx2(const std::uint8_t* trow, const std::uint8_t* brow,
+                                                      const int* left, const std::uint8_t* shuffle, const float* lr,
+                                                      const float* inv_lr, int cols, float tb, float inv_tb,
+                                                      std::uint8_t* orow) {
+  const __m256 vtb = _mm256_set1_ps(tb);
+  const __m256 vinv_tb = _mm256_set1_ps(inv_tb);
+  const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+  int c = 0;
+  for (; c + 8 <= cols; c += 8) {
+    const __m128i mask = _mm_loadu_si128(reinterpret_cast<const __m128i*>(shuffle + 2 * c));
+    if (_mm_movemask_epi8(mask) != 0) break;  // no shuffle for this group
+    const int base = left[c];
+    const __m128i t = _mm_shuffle_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(trow + base)), mask);
+    const __m128i b = _mm_shuffle_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(brow + base)), mask);
+    const __m256 tl = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(t));
+    const __m256 tr = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(t, 8)));
+    const __m256 bl = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(b));
+    const __m256 br = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(b, 8)));
+    const __m256 f = _mm256_loadu_ps(lr + c);
+    const __m256 inv_f = _mm256_loadu_ps(inv_lr + c);
+    const __m256 tlf = _mm256_mul_ps(vinv_tb, inv_f);
+    const __m256 trf = _mm256_mul_ps(vinv_tb, f);
+    const __m256 blf = _mm256_mul_ps(vtb, inv_f);
+    const __m256 brf = _mm256_mul_ps(vtb, f);
+    __m256 v = _mm256_add_ps(_mm256_mul_ps(tlf, tl), _mm256_mul_ps(trf, tr));
+    v = _mm256_add_ps(v, _mm256_mul_ps(blf, bl));
+    v = _mm256_add_ps(v, _mm256_mul_ps(brf, br));
+    const __m256i iv = _mm256_cvttps_epi32(v);
+    // 8 int32 in 0..255 -> 8 bytes.
+    const __m256i w16 = _mm256_packus_epi32(iv, iv);   // 16-bit lanes: 0-3 0-3 | 4-7 4-7
+    const __m256i w8 = _mm256_packus_epi16(w16, w16);  // bytes 0-3 x4 | 4-7 x4
+    const __m256i packed = _mm256_permutevar8x32_epi32(w8, order);
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(orow + c), _mm256_castsi256_si128(packed));
+  }
+  return c;
+}
+#endif
+
+void ResizePlane(const std::uint8_t* in, int iw, int ih, std::uint8_t* out, int ow, int oh, bool avx2) {
   const double x_scale = (iw - 1) / static_cast<double>(std::max(ow - 1, 1));
   const double y_scale = (ih - 1) / static_cast<double>(std::max(oh - 1, 1));
   // The column quantities of dlib's 4-wide float loop do not depend on the
@@ -68,6 +113,23 @@ void ResizePlane(const std::uint8_t* in, int iw, int ih, std::uint8_t* out, int 
     }
   }
   const int simd_cols = std::min(static_cast<int>(left.size()), ow);
+  std::vector<float> inv_lr(lr.size());
+  for (std::size_t i = 0; i < lr.size(); ++i) inv_lr[i] = 1 - lr[i];
+  // Per group of 8 columns: the byte shuffle that picks the 8 left then the
+  // 8 right neighbours out of 16 bytes loaded at the group's first left
+  // neighbour; 0x80 bytes (no shuffle) where they span more.
+  std::vector<std::uint8_t> shuffle(2 * lr.size() + 16, 0x80);
+  for (std::size_t g = 0; g + 8 <= lr.size(); g += 8) {
+    const int base = left[g];
+    if (left[g + 7] + 1 - base >= 16 || left[g + 7] < base) break;
+    for (std::size_t i = 0; i < 8; ++i) {
+      shuffle[2 * g + i] = static_cast<std::uint8_t>(left[g + i] - base);
+      shuffle[2 * g + 8 + i] = static_cast<std::uint8_t>(left[g + i] + 1 - base);
+    }
+  }
+#if !TAKEBACK_FHOG_X86
+  (void)avx2;
+#endif
   double y = -y_scale;
   for (int r = 0; r < oh; ++r) {
     y += y_scale;
@@ -79,10 +141,17 @@ void ResizePlane(const std::uint8_t* in, int iw, int ih, std::uint8_t* out, int 
     const std::uint8_t* trow = in + top * iw;
     const std::uint8_t* brow = in + bottom * iw;
     std::uint8_t* orow = out + static_cast<std::size_t>(r) * ow;
-    for (int c = 0; c < simd_cols; ++c) {
+    int done = 0;
+#if TAKEBACK_FHOG_X86
+    if (avx2) {
+      done =
+          ResizeRowAvx2(trow, brow, left.data(), shuffle.data(), lr.data(), inv_lr.data(), simd_cols, tb, inv_tb, orow);
+    }
+#endif
+    for (int c = done; c < simd_cols; ++c) {
       const int l = left[static_cast<std::size_t>(c)];
       const float f = lr[static_cast<std::size_t>(c)];
-      const float inv_f = 1 - f;
+      const float inv_f = inv_lr[static_cast<std::size_t>(c)];
       const float tlf = inv_tb * inv_f;
       const float trf = inv_tb * f;
       const float blf = tb * inv_f;
@@ -256,6 +325,8 @@ bool ExtractFeatures(const PlanarImage& img, int cell, int filter_rows, int filt
     wx1[static_cast<std::size_t>(x)] = 1.0F - wx0[static_cast<std::size_t>(x)];
   }
 
+  const std::size_t votes_copy = static_cast<std::size_t>(hist_nc) * kOrientations;
+  std::vector<float> votes(2 * votes_copy);
   std::vector<int> orientation(static_cast<std::size_t>(img.width) + 8);
   std::vector<float> length(static_cast<std::size_t>(img.width) + 8);
   for (int y = 1; y < visible_nr; ++y) {
@@ -282,27 +353,28 @@ bool ExtractFeatures(const PlanarImage& img, int cell, int filter_rows, int filt
     (void)avx2;
     GradientRowPortable(up, mid, down, simd_end, visible_nc, orientation.data(), length.data());
 #endif
-    float* row0 = bin(iyp + 1, 0);
-    float* row1 = bin(iyp + 2, 0);
+    // The row's votes, weighted along x, go to two copies (even and odd
+    // pixels) so that neighbouring pixels voting into the same bin do not
+    // wait on each other's stores; the sum, weighted along y, then goes to
+    // the histogram rows iyp + 1 and iyp + 2. (dlib adds each vote straight
+    // into the histogram: the same sums in another order.)
+    std::fill(votes.begin(), votes.end(), 0.0F);
     for (int x = 1; x < visible_nc; ++x) {
       const std::size_t xi = static_cast<std::size_t>(x);
       const float v = length[xi];
-      const int o = orientation[xi];
-      const std::size_t c0 = static_cast<std::size_t>(hcol[xi]) * kOrientations + static_cast<std::size_t>(o);
-      const std::size_t c1 = c0 + kOrientations;
-      if (x < simd_end) {
-        const float a = wx1[xi] * v;
-        const float b = wx0[xi] * v;
-        row0[c0] += vy1 * a;
-        row1[c0] += vy0 * a;
-        row0[c1] += vy1 * b;
-        row1[c1] += vy0 * b;
-      } else {
-        row0[c0] += vy1 * wx1[xi] * v;
-        row1[c0] += vy0 * wx1[xi] * v;
-        row0[c1] += vy1 * wx0[xi] * v;
-        row1[c1] += vy0 * wx0[xi] * v;
-      }
+      const std::size_t at = (xi & 1U) * votes_copy + static_cast<std::size_t>(hcol[xi]) * kOrientations +
+                             static_cast<std::size_t>(orientation[xi]);
+      votes[at] += wx1[xi] * v;
+      votes[at + kOrientations] += wx0[xi] * v;
+    }
+    float* row0 = bin(iyp + 1, 0);
+    float* row1 = bin(iyp + 2, 0);
+    const float* even = votes.data();
+    const float* odd = votes.data() + votes_copy;
+    for (std::size_t i = 0; i < votes_copy; ++i) {
+      const float sum = even[i] + odd[i];
+      row0[i] += vy1 * sum;
+      row1[i] += vy0 * sum;
     }
   }
 
@@ -369,81 +441,190 @@ bool ExtractFeatures(const PlanarImage& img, int cell, int filter_rows, int filt
 }
 
 // ---------------------------------------------------------------------------
-// Filters: response[r][c] = sum over planes and separable parts of
-// col . (row * plane), for r in [0, rows - filter_rows], c likewise (dlib's
-// saliency at (r + filter_rows/2, c + filter_cols/2)).
+// Filters: response_k[r][c] = sum over planes p and the separable parts j of
+// detector k's filter for p of col_j . (row_j * plane_p), for r in
+// [0, rows - filter_rows], c in [0, cols - filter_cols] (dlib's saliency at
+// (r + filter_rows/2, c + filter_cols/2)).
+//
+// One plane at a time, one input row at a time: the row filters of every
+// detector for that plane run over the row together (each input vector is
+// loaded once for all of them) into a ring of the last filter_rows filtered
+// rows per part; as soon as the ring is full, each part's column filter adds
+// one output row to its detector's response. The working set stays in the
+// L2 cache whatever the image size.
 
-void RowPassPortable(const float* in, int stride, int rows, int out_cols, const float* taps, int ntaps, float* out) {
-  for (int r = 0; r < rows; ++r) {
-    const float* src = in + static_cast<std::size_t>(r) * stride;
-    float* dst = out + static_cast<std::size_t>(r) * stride;
+// The separable parts of every detector that filter one plane.
+struct PlaneBank {
+  std::vector<int> detector;
+  std::vector<float> row;  // parts x row_taps
+  std::vector<float> col;  // parts x col_taps
+  int parts() const { return static_cast<int>(detector.size()); }
+};
+
+std::vector<PlaneBank> MakeBanks(const Model& model) {
+  std::vector<PlaneBank> banks(kPlanes);
+  for (std::size_t k = 0; k < model.filters.size(); ++k) {
+    const Filter& f = model.filters[k];
+    for (std::size_t p = 0; p < f.planes.size() && p < banks.size(); ++p) {
+      for (const SeparableFilter& part : f.planes[p]) {
+        if (static_cast<int>(part.row.size()) != model.filter_cols ||
+            static_cast<int>(part.col.size()) != model.filter_rows) {
+          continue;  // a malformed model; Detect checks the sizes up front
+        }
+        banks[p].detector.push_back(static_cast<int>(k));
+        banks[p].row.insert(banks[p].row.end(), part.row.begin(), part.row.end());
+        banks[p].col.insert(banks[p].col.end(), part.col.begin(), part.col.end());
+      }
+    }
+  }
+  return banks;
+}
+
+// All parts' row filters over one input row; part j's output goes to
+// out + j * part_stride.
+void RowFiltersPortable(const float* in, int out_cols, const PlaneBank& bank, int taps, float* out,
+                        std::size_t part_stride) {
+  for (int j = 0; j < bank.parts(); ++j) {
+    const float* t = bank.row.data() + static_cast<std::size_t>(j) * taps;
+    float* dst = out + static_cast<std::size_t>(j) * part_stride;
     for (int c = 0; c < out_cols; ++c) {
       float acc = 0;
-      for (int n = 0; n < ntaps; ++n) acc += src[c + n] * taps[n];
+      for (int n = 0; n < taps; ++n) acc += in[c + n] * t[n];
       dst[c] = acc;
     }
   }
 }
 
-void ColPassAddPortable(const float* in, int stride, int out_rows, int out_cols, const float* taps, int ntaps,
-                        float* out) {
-  for (int r = 0; r < out_rows; ++r) {
-    float* dst = out + static_cast<std::size_t>(r) * stride;
-    for (int c = 0; c < out_cols; ++c) {
-      float acc = 0;
-      for (int m = 0; m < ntaps; ++m) acc += in[static_cast<std::size_t>(r + m) * stride + c] * taps[m];
-      dst[c] += acc;
-    }
+// One output row of one part's column filter, added to `out`; rows[m] is
+// the m-th filtered input row.
+void ColFilterAddPortable(const float* const* rows, int out_cols, const float* taps, int ntaps, float* out) {
+  for (int c = 0; c < out_cols; ++c) {
+    float acc = 0;
+    for (int m = 0; m < ntaps; ++m) acc += rows[m][c] * taps[m];
+    out[c] += acc;
   }
 }
 
 #if TAKEBACK_FHOG_X86
-// Several row filters over the same plane at once: each input vector is
-// loaded once for all of them. Writes 8-wide groups, so up to 7 floats past
-// out_cols (inside the stride's padding).
-__attribute__((target("avx2,fma"))) void RowPassAvx2(const float* in, int stride, int rows, int out_cols,
-                                                     const float* taps, int ntaps, float* out) {
-  for (int r = 0; r < rows; ++r) {
-    const float* src = in + static_cast<std::size_t>(r) * stride;
-    float* dst = out + static_cast<std::size_t>(r) * stride;
-    for (int c = 0; c < out_cols; c += 8) {
-      __m256 acc0 = _mm256_mul_ps(_mm256_loadu_ps(src + c), _mm256_set1_ps(taps[0]));
-      __m256 acc1 = _mm256_mul_ps(_mm256_loadu_ps(src + c + 1), _mm256_set1_ps(taps[1]));
-      int n = 2;
-      for (; n + 1 < ntaps; n += 2) {
-        acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(src + c + n), _mm256_set1_ps(taps[n]), acc0);
-        acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(src + c + n + 1), _mm256_set1_ps(taps[n + 1]), acc1);
+// Writes 8-wide groups: up to 7 floats past out_cols (inside the padding).
+template <int kTaps>
+__attribute__((target("avx2,fma"))) void RowFiltersAvx2(const float* in, int out_cols, const PlaneBank& bank,
+                                                        float* out, std::size_t part_stride) {
+  const int parts = bank.parts();
+  const float* taps = bank.row.data();
+  for (int c = 0; c < out_cols; c += 8) {
+    __m256 x[kTaps];
+    for (int n = 0; n < kTaps; ++n) x[n] = _mm256_loadu_ps(in + c + n);
+    for (int j = 0; j < parts; ++j) {
+      const float* t = taps + static_cast<std::size_t>(j) * kTaps;
+      __m256 acc0 = _mm256_mul_ps(x[0], _mm256_broadcast_ss(t));
+      __m256 acc1 = _mm256_mul_ps(x[1], _mm256_broadcast_ss(t + 1));
+      for (int n = 2; n + 1 < kTaps; n += 2) {
+        acc0 = _mm256_fmadd_ps(x[n], _mm256_broadcast_ss(t + n), acc0);
+        acc1 = _mm256_fmadd_ps(x[n + 1], _mm256_broadcast_ss(t + n + 1), acc1);
       }
-      if (n < ntaps) acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(src + c + n), _mm256_set1_ps(taps[n]), acc0);
-      _mm256_storeu_ps(dst + c, _mm256_add_ps(acc0, acc1));
+      if (kTaps % 2 == 1) acc0 = _mm256_fmadd_ps(x[kTaps - 1], _mm256_broadcast_ss(t + kTaps - 1), acc0);
+      _mm256_storeu_ps(out + static_cast<std::size_t>(j) * part_stride + c, _mm256_add_ps(acc0, acc1));
     }
   }
 }
 
-__attribute__((target("avx2,fma"))) void ColPassAddAvx2(const float* in, int stride, int out_rows, int out_cols,
-                                                        const float* taps, int ntaps, float* out) {
-  for (int r = 0; r < out_rows; ++r) {
-    float* dst = out + static_cast<std::size_t>(r) * stride;
-    const float* src = in + static_cast<std::size_t>(r) * stride;
-    for (int c = 0; c < out_cols; c += 8) {
-      __m256 acc0 = _mm256_loadu_ps(dst + c);
-      __m256 acc1 = _mm256_setzero_ps();
-      int m = 0;
-      for (; m + 1 < ntaps; m += 2) {
-        acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(src + static_cast<std::size_t>(m) * stride + c), _mm256_set1_ps(taps[m]),
-                               acc0);
-        acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(src + static_cast<std::size_t>(m + 1) * stride + c),
-                               _mm256_set1_ps(taps[m + 1]), acc1);
+// All parts of one detector for this plane: their column filters added to
+// one output row of the detector's response, with one load and store of it
+// per 8 outputs. rows[j * kTaps + m] is part j's m-th filtered input row.
+template <int kTaps>
+__attribute__((target("avx2,fma"))) void ColFiltersAddAvx2(const float* const* rows, const float* taps, int parts,
+                                                           int out_cols, float* out) {
+  for (int c = 0; c < out_cols; c += 8) {
+    __m256 acc0 = _mm256_loadu_ps(out + c);
+    __m256 acc1 = _mm256_setzero_ps();
+    for (int j = 0; j < parts; ++j) {
+      const float* const* r = rows + static_cast<std::ptrdiff_t>(j) * kTaps;
+      const float* t = taps + static_cast<std::ptrdiff_t>(j) * kTaps;
+      for (int m = 0; m + 1 < kTaps; m += 2) {
+        acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(r[m] + c), _mm256_broadcast_ss(t + m), acc0);
+        acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(r[m + 1] + c), _mm256_broadcast_ss(t + m + 1), acc1);
       }
-      if (m < ntaps) {
-        acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(src + static_cast<std::size_t>(m) * stride + c), _mm256_set1_ps(taps[m]),
-                               acc0);
-      }
-      _mm256_storeu_ps(dst + c, _mm256_add_ps(acc0, acc1));
+      if (kTaps % 2 == 1)
+        acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(r[kTaps - 1] + c), _mm256_broadcast_ss(t + kTaps - 1), acc0);
     }
+    _mm256_storeu_ps(out + c, _mm256_add_ps(acc0, acc1));
   }
 }
 #endif
+
+// Fills `responses` (one out_rows x stride image per detector).
+void ApplyFilters(const FeatureMap& feats, const std::vector<PlaneBank>& banks, int detectors, int fr, int fc,
+                  bool avx2, std::vector<float>& ring, std::vector<float>& responses) {
+  const int out_rows = feats.rows - fr + 1;
+  const int out_cols = feats.cols - fc + 1;
+  const std::size_t stride = static_cast<std::size_t>(feats.stride);
+  const std::size_t response_size = static_cast<std::size_t>(out_rows) * stride;
+  responses.assign(static_cast<std::size_t>(detectors) * response_size, 0.0F);
+  // Column tiles of kTile outputs keep each plane's rings (parts x fr rows
+  // x kTile floats, about 25 KB) in the L1 cache.
+  constexpr int kTile = 64;
+  const std::size_t part_stride = static_cast<std::size_t>(fr) * kTile;  // one ring per part
+  std::vector<const float*> rows(static_cast<std::size_t>(fr));
+#if !TAKEBACK_FHOG_X86
+  (void)avx2;
+#endif
+  for (int p = 0; p < kPlanes; ++p) {
+    const PlaneBank& bank = banks[static_cast<std::size_t>(p)];
+    if (bank.parts() == 0) continue;
+    const std::size_t need = static_cast<std::size_t>(bank.parts()) * part_stride;
+    if (ring.size() < need) ring.resize(need);
+    const float* plane = feats.plane(p);
+    for (int c0 = 0; c0 < out_cols; c0 += kTile) {
+      const int tile_cols = std::min(kTile, out_cols - c0);
+      for (int r = 0; r < feats.rows; ++r) {
+        const std::size_t slot = static_cast<std::size_t>(r % fr) * kTile;
+        const float* in = plane + static_cast<std::size_t>(r) * stride + c0;
+#if TAKEBACK_FHOG_X86
+        if (avx2 && fc == 10) {
+          RowFiltersAvx2<10>(in, tile_cols, bank, ring.data() + slot, part_stride);
+        } else
+#endif
+        {
+          RowFiltersPortable(in, tile_cols, bank, fc, ring.data() + slot, part_stride);
+        }
+        const int o = r - fr + 1;  // the output row this input row completes
+        if (o < 0) continue;
+        // Parts are grouped by detector (MakeBanks adds them detector by
+        // detector): one call per detector adds all of its parts.
+        for (int j0 = 0; j0 < bank.parts();) {
+          const int k = bank.detector[static_cast<std::size_t>(j0)];
+          int j1 = j0;
+          while (j1 < bank.parts() && bank.detector[static_cast<std::size_t>(j1)] == k) ++j1;
+          rows.resize(static_cast<std::size_t>(j1 - j0) * static_cast<std::size_t>(fr));
+          for (int j = j0; j < j1; ++j) {
+            const float* base = ring.data() + static_cast<std::size_t>(j) * part_stride;
+            for (int m = 0; m < fr; ++m) {
+              rows[static_cast<std::size_t>(j - j0) * static_cast<std::size_t>(fr) + static_cast<std::size_t>(m)] =
+                  base + static_cast<std::size_t>((o + m) % fr) * kTile;
+            }
+          }
+          float* out = responses.data() + static_cast<std::size_t>(k) * response_size +
+                       static_cast<std::size_t>(o) * stride + static_cast<std::size_t>(c0);
+          const float* taps = bank.col.data() + static_cast<std::size_t>(j0) * static_cast<std::size_t>(fr);
+#if TAKEBACK_FHOG_X86
+          if (avx2 && fr == 10) {
+            ColFiltersAddAvx2<10>(rows.data(), taps, j1 - j0, tile_cols, out);
+            j0 = j1;
+            continue;
+          }
+#endif
+          for (int j = j0; j < j1; ++j) {
+            ColFilterAddPortable(rows.data() + static_cast<std::size_t>(j - j0) * static_cast<std::size_t>(fr),
+                                 tile_cols, taps + static_cast<std::size_t>(j - j0) * static_cast<std::size_t>(fr), fr,
+                                 out);
+          }
+          j0 = j1;
+        }
+      }
+    }
+  }
+}
 
 // ---------------------------------------------------------------------------
 // Geometry, as dlib computes it.
@@ -516,10 +697,8 @@ bool SetAvx2Enabled(bool enabled) {
 
 PlanarImage ToPlanar(const std::uint8_t* pixels, int width, int height, int channels) {
   PlanarImage out;
-  out.width = width;
-  out.height = height;
+  out.Allocate(width, height);
   const std::size_t n = static_cast<std::size_t>(width) * static_cast<std::size_t>(height);
-  out.pixels.resize(3 * n);
   std::uint8_t* r = out.plane(0);
   std::uint8_t* g = out.plane(1);
   std::uint8_t* b = out.plane(2);
@@ -539,18 +718,23 @@ PlanarImage ToPlanar(const std::uint8_t* pixels, int width, int height, int chan
 
 PlanarImage Resize(const PlanarImage& in, int out_width, int out_height) {
   PlanarImage out;
-  out.width = std::max(out_width, 0);
-  out.height = std::max(out_height, 0);
-  out.pixels.resize(3 * static_cast<std::size_t>(out.width) * static_cast<std::size_t>(out.height));
-  if (out.pixels.empty() || in.pixels.empty()) return out;
-  for (int c = 0; c < 3; ++c) ResizePlane(in.plane(c), in.width, in.height, out.plane(c), out.width, out.height);
+  out.Allocate(std::max(out_width, 0), std::max(out_height, 0));
+  const std::size_t in_size = 3 * static_cast<std::size_t>(in.width) * static_cast<std::size_t>(in.height);
+  if (out.width == 0 || out.height == 0 || in.width <= 0 || in.height <= 0 || in.pixels.size() < in_size) return out;
+  const bool avx2 = UsingAvx2() && in.pixels.size() >= in_size + PlanarImage::kSlack;
+  for (int c = 0; c < 3; ++c) {
+    ResizePlane(in.plane(c), in.width, in.height, out.plane(c), out.width, out.height, avx2);
+  }
   return out;
 }
 
 std::vector<Detection> Detect(const Model& model, const PlanarImage& image, int max_levels, double adjust_threshold,
                               Stats* stats) {
   std::vector<Detection> found;
-  if (image.width <= 0 || image.height <= 0 || model.filters.empty() || max_levels <= 0) return found;
+  if (image.width <= 0 || image.height <= 0 || model.filters.empty() || max_levels <= 0 || model.cell_size <= 0 ||
+      model.filter_rows <= 0 || model.filter_cols <= 0) {
+    return found;
+  }
   const bool avx2 = UsingAvx2();
   const int levels = PyramidLevels(model, image.width, image.height, max_levels);
   const int fr = model.filter_rows;
@@ -558,8 +742,9 @@ std::vector<Detection> Detect(const Model& model, const PlanarImage& image, int 
   std::vector<std::vector<Detection>> per_filter(model.filters.size());
   PlanarImage level_image;
   FeatureMap feats;
-  std::vector<float> scratch;
-  std::vector<float> response;
+  const std::vector<PlaneBank> banks = MakeBanks(model);
+  std::vector<float> ring;
+  std::vector<float> responses;
   for (int level = 0; level < levels; ++level) {
     if (level > 0) {
       const PlanarImage& prev = level == 1 ? image : level_image;
@@ -576,31 +761,14 @@ std::vector<Detection> Detect(const Model& model, const PlanarImage& image, int 
     const int out_cols = feats.cols - fc + 1;
     if (out_rows <= 0 || out_cols <= 0) continue;
     if (stats != nullptr) stats->cells += static_cast<std::int64_t>(out_rows) * out_cols;
-    scratch.assign(static_cast<std::size_t>(feats.rows) * feats.stride, 0.0F);
-    response.assign(static_cast<std::size_t>(out_rows) * feats.stride, 0.0F);
+    ApplyFilters(feats, banks, static_cast<int>(model.filters.size()), fr, fc, avx2, ring, responses);
+    const std::size_t response_size = static_cast<std::size_t>(out_rows) * feats.stride;
     for (std::size_t k = 0; k < model.filters.size(); ++k) {
       const Filter& filter = model.filters[k];
-      std::fill(response.begin(), response.end(), 0.0F);
-      for (int p = 0; p < kPlanes && p < static_cast<int>(filter.planes.size()); ++p) {
-        for (const SeparableFilter& f : filter.planes[static_cast<std::size_t>(p)]) {
-#if TAKEBACK_FHOG_X86
-          if (avx2) {
-            RowPassAvx2(feats.plane(p), feats.stride, feats.rows, out_cols, f.row.data(),
-                        static_cast<int>(f.row.size()), scratch.data());
-            ColPassAddAvx2(scratch.data(), feats.stride, out_rows, out_cols, f.col.data(),
-                           static_cast<int>(f.col.size()), response.data());
-            continue;
-          }
-#endif
-          RowPassPortable(feats.plane(p), feats.stride, feats.rows, out_cols, f.row.data(),
-                          static_cast<int>(f.row.size()), scratch.data());
-          ColPassAddPortable(scratch.data(), feats.stride, out_rows, out_cols, f.col.data(),
-                             static_cast<int>(f.col.size()), response.data());
-        }
-      }
+      const float* response = responses.data() + k * response_size;
       const double thresh = filter.bias + adjust_threshold;
       for (int r = 0; r < out_rows; ++r) {
-        const float* row = response.data() + static_cast<std::size_t>(r) * feats.stride;
+        const float* row = response + static_cast<std::size_t>(r) * feats.stride;
         for (int c = 0; c < out_cols; ++c) {
           if (static_cast<double>(row[c]) < thresh) continue;
           // dlib: centered_rect(point(c, r), fc, fr) in feature coordinates

@@ -19,6 +19,7 @@
 // Scores differ from dlib's only by float summation order (about 1e-5).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
@@ -30,7 +31,16 @@ inline constexpr int kPlanes = 31;
 struct PlanarImage {
   int width = 0;
   int height = 0;
-  std::vector<std::uint8_t> pixels;  // 3 * width * height: all R, then G, then B
+  // 3 * width * height: all R, then G, then B; Resize's AVX2 kernel also
+  // wants kSlack bytes after them (Allocate adds them), and reads only the
+  // planes without them.
+  std::vector<std::uint8_t> pixels;
+  static constexpr std::size_t kSlack = 32;
+  void Allocate(int w, int h) {
+    width = w;
+    height = h;
+    pixels.assign(3 * static_cast<std::size_t>(w) * static_cast<std::size_t>(h) + kSlack, 0);
+  }
   const std::uint8_t* plane(int c) const {
     return pixels.data() + static_cast<std::size_t>(c) * static_cast<std::size_t>(width) * height;
   }

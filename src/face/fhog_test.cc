@@ -76,14 +76,22 @@ TEST(FhogResize, SizesAndFlatImages) {
   flat.height = 23;
   flat.pixels.assign(3 * 37 * 23, 200);
   const fhog::PlanarImage up = fhog::Resize(flat, 74, 46);
-  ASSERT_EQ(up.pixels.size(), 3U * 74 * 46);
+  ASSERT_EQ(up.width, 74);
+  ASSERT_EQ(up.height, 46);
+  ASSERT_EQ(up.pixels.size(), 3U * 74 * 46 + fhog::PlanarImage::kSlack);
   // dlib truncates 199.99998 to 199 in places; every pixel is 199 or 200.
-  EXPECT_TRUE(std::all_of(up.pixels.begin(), up.pixels.end(), [](std::uint8_t v) { return v == 199 || v == 200; }));
+  EXPECT_TRUE(std::all_of(up.pixels.begin(), up.pixels.begin() + 3 * 74 * 46,
+                          [](std::uint8_t v) { return v == 199 || v == 200; }));
   const fhog::PlanarImage one = fhog::Resize(flat, 1, 1);
-  ASSERT_EQ(one.pixels.size(), 3U);
+  ASSERT_EQ(one.width, 1);
   EXPECT_EQ(one.pixels[0], 200);
   const fhog::PlanarImage none = fhog::Resize(flat, 0, 5);
-  EXPECT_TRUE(none.pixels.empty());
+  EXPECT_EQ(none.width * none.height, 0);
+  // A pixel buffer shorter than width x height is not read.
+  fhog::PlanarImage bad = flat;
+  bad.pixels.resize(10);
+  const fhog::PlanarImage from_bad = fhog::Resize(bad, 20, 20);
+  EXPECT_TRUE(std::all_of(from_bad.pixels.begin(), from_bad.pixels.end(), [](std::uint8_t v) { return v == 0; }));
 }
 
 TEST(FhogDetect, DegenerateImagesFindNothing) {
