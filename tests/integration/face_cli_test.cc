@@ -178,6 +178,28 @@ TEST_F(FaceCliTest, BadInputsAmongGoodOnesAndMissingModels) {
   EXPECT_NE(r.err.find("fetch-models"), std::string::npos) << r.err;
 }
 
+// --detector: dlib's code and Takeback's find the same face with the same
+// box and score (to 1e-3); an unknown name is a usage error.
+TEST_F(FaceCliTest, DetectorChoiceFindsTheSameFace) {
+  const std::string photo = (kFaceDir / "messi5.jpg").string();
+  RunResult ours = Faces({"--detector", "takeback", photo});
+  RunResult dlib = Faces({"--detector", "dlib", photo});
+  ASSERT_EQ(ours.exit_code, 0) << ours.err;
+  ASSERT_EQ(dlib.exit_code, 0) << dlib.err;
+  const std::vector<nlohmann::json> a = JsonLines(ours.out);
+  const std::vector<nlohmann::json> b = JsonLines(dlib.out);
+  ASSERT_EQ(a.size(), 1U);
+  ASSERT_EQ(b.size(), 1U);
+  ASSERT_EQ(a[0]["faces"].size(), 1U) << ours.out;
+  ASSERT_EQ(b[0]["faces"].size(), 1U) << dlib.out;
+  EXPECT_EQ(a[0]["faces"][0]["box"], b[0]["faces"][0]["box"]);
+  EXPECT_NEAR(a[0]["faces"][0]["score"].get<double>(), b[0]["faces"][0]["score"].get<double>(), 1e-3);
+
+  RunResult bad = Faces({"--detector", "cnn", photo});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("--detector must be takeback or dlib"), std::string::npos) << bad.err;
+}
+
 // --match: the face-swap deepfake against the donor's and the target's
 // photos registered separately; every face match carries review_required
 // and its distance; a --match photo without a face is a usage error.
