@@ -89,7 +89,8 @@ Where the signals come from (at least one; they can be combined):
       --case NUMBER      a case number (TB-XXXX-XXXX); repeat for several
       --bank NAME|ID     a bank, by name or id; repeat for several
 Withdrawn cases and withdrawn, rejected or not yet reviewed signals are
-never used. Each match in the report names its case number or bank and the
+never used. A bank's signals match by the bank's own rule (its distances and
+thresholds, as on the server); --face-threshold, when given, overrides it. Each match in the report names its case number or bank and the
 signal's id, so a caseworker can act on it.
 
 Options:
@@ -197,6 +198,7 @@ struct ScanCommandOptions {
   bool folder = false;
   std::optional<bool> faces;
   float face_threshold = face::kDefaultFaceMatchThreshold;
+  bool face_threshold_given = false;
   std::string preserve;
   std::string sealing_key;
   std::string user;
@@ -267,6 +269,7 @@ Result<ScanCommandOptions> ParseScanOptions(std::span<const std::string> args, u
       return InvalidArgument("--face-threshold needs a number above 0, at most 2");
     }
     options.face_threshold = static_cast<float>(v);
+    options.face_threshold_given = true;
   }
   options.preserve = parsed->Value("preserve").value_or(parsed->Value("evidence-dir").value_or(""));
   if (parsed->Has("preserve") && parsed->Has("evidence-dir") &&
@@ -511,6 +514,9 @@ int RunScanCommand(std::span<const std::string> args, const CommandIo& io) {
       return kExitUsage;
     }
     for (scan::CaseSignals& c : read->sets) {
+      // A bank's own rule applies to its signals; --face-threshold, when
+      // given, to every face signal.
+      if (c.rule && options.face_threshold_given) c.rule->face_threshold = options.face_threshold;
       for (const signals::Signal& s : c.set.signals) any_face |= s.type == signals::SignalType::kFace;
       scan::CaseSummary summary{c.file, c.set.case_ref, c.set.signals.size(), c.set.watch_terms};
       summary.kind = c.kind;

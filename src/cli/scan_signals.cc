@@ -107,7 +107,21 @@ struct SourceRef {
   std::string name;
   std::string status;
   std::vector<std::string> watch_terms;
+  std::optional<scan::MatchOptions> rule;  // banks: their own match rule
 };
+
+// A bank's rule as the scan applies it (as the server's /v1/match does:
+// frame distance and the rest stay the scan's defaults).
+scan::MatchOptions BankRule(int pdq_max_distance, int pdq_min_quality, double vpdq_threshold,
+                            double face_max_distance) {
+  scan::MatchOptions rule;
+  rule.pdq_radius = pdq_max_distance;
+  rule.pdq_min_quality = pdq_min_quality;
+  rule.vpdq.query_threshold = vpdq_threshold;
+  rule.vpdq.target_threshold = vpdq_threshold;
+  rule.face_threshold = static_cast<float>(face_max_distance);
+  return rule;
+}
 
 scan::CaseSignals NewSet(const std::string& origin, const SourceRef& s) {
   scan::CaseSignals set;
@@ -116,6 +130,7 @@ scan::CaseSignals NewSet(const std::string& origin, const SourceRef& s) {
   set.name = s.name;
   set.set.case_ref = s.name;
   set.set.watch_terms = s.watch_terms;
+  set.rule = s.rule;
   return set;
 }
 
@@ -136,6 +151,24 @@ Result<SourceRef> ParseSource(const Json& j) {
       if (!t.is_string()) return Corrupt("watch_terms");
       s.watch_terms.push_back(t.get<std::string>());
     }
+  }
+  if (s.kind == "bank") {
+    if (!j.contains("rules") || !j["rules"].is_object()) return Corrupt("rules");
+    const Json& r = j["rules"];
+    for (const char* field : {"pdq_max_distance", "pdq_min_quality"}) {
+      if (!r.contains(field) || !r[field].is_number_integer() || r[field].get<std::int64_t>() < 0 ||
+          r[field].get<std::int64_t>() > 256) {
+        return Corrupt(std::string("rules.") + field);
+      }
+    }
+    for (const char* field : {"vpdq_threshold", "face_max_distance"}) {
+      if (!r.contains(field) || !r[field].is_number() || !(r[field].get<double>() >= 0) ||
+          r[field].get<double>() > 1000) {
+        return Corrupt(std::string("rules.") + field);
+      }
+    }
+    s.rule = BankRule(r["pdq_max_distance"].get<int>(), r["pdq_min_quality"].get<int>(),
+                      r["vpdq_threshold"].get<double>(), r["face_max_distance"].get<double>());
   }
   return s;
 }
@@ -292,7 +325,11 @@ Result<ScanSignalsRead> ReadScanSignalsFromStore(const std::string& db_path, con
   ScanSignalsRead out;
   std::size_t total = 0;
   for (const cases::ScanSource& source : sources) {
-    const SourceRef ref{source.kind, source.id, source.name, source.status, source.watch_terms};
+    SourceRef ref{source.kind, source.id, source.name, source.status, source.watch_terms, std::nullopt};
+    if (source.kind == "bank") {
+      ref.rule = BankRule(source.bank.pdq_max_distance, source.bank.pdq_min_quality, source.bank.vpdq_threshold,
+                          source.bank.face_max_distance);
+    }
     WarnWithdrawn(ref, out);
     scan::CaseSignals set = NewSet(db_path, ref);
     std::int64_t after = 0;

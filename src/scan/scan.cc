@@ -258,6 +258,13 @@ Matcher::~Matcher() = default;
 Result<std::unique_ptr<Matcher>> Matcher::Build(std::vector<CaseSignals> cases, const MatchOptions& options) {
   std::unique_ptr<Matcher> m(new Matcher());
   m->options_ = options;
+  m->widest_pdq_radius_ = options.pdq_radius;
+  m->lowest_pdq_quality_ = options.pdq_min_quality;
+  for (const CaseSignals& c : cases) {
+    if (!c.rule) continue;
+    m->widest_pdq_radius_ = std::max(m->widest_pdq_radius_, c.rule->pdq_radius);
+    m->lowest_pdq_quality_ = std::min(m->lowest_pdq_quality_, c.rule->pdq_min_quality);
+  }
   Result<std::unique_ptr<index::BinaryIndex>> pdq_index = index::MakeBinaryIndex("Flat");
   if (!pdq_index.ok()) return pdq_index.status();
   m->pdq_index_ = std::move(*pdq_index);
@@ -265,12 +272,13 @@ Result<std::unique_ptr<Matcher>> Matcher::Build(std::vector<CaseSignals> cases, 
   std::vector<hash::PdqHash> hashes;
   for (std::size_t c = 0; c < cases.size(); ++c) {
     const std::vector<signals::Signal>& list = cases[c].set.signals;
+    const MatchOptions& rule = cases[c].rule ? *cases[c].rule : options;
     for (std::size_t s = 0; s < list.size(); ++s) {
       const signals::Signal& signal = list[s];
       const Ref ref{c, s};
       switch (signal.type) {
         case signals::SignalType::kPdq:
-          if (signal.quality < options.pdq_min_quality) break;
+          if (signal.quality < rule.pdq_min_quality) break;
           ids.push_back(m->pdq_refs_.size());
           hashes.push_back(signal.pdq);
           m->pdq_refs_.push_back(ref);
@@ -320,13 +328,16 @@ std::vector<MatchHit> Matcher::Match(const MediaHashes& item) const {
     if (std::find(sha_cases.begin(), sha_cases.end(), it->second.case_index) != sha_cases.end()) continue;
     hit(it->second, signals::SignalType::kMd5);
   }
-  if (!item.video && item.quality >= options_.pdq_min_quality && !pdq_refs_.empty()) {
+  if (!item.video && item.quality >= lowest_pdq_quality_ && !pdq_refs_.empty()) {
     std::vector<index::DihedralNeighbor> neighbors;
-    if (pdq_index_->RangeSearchDihedral(item.dihedral, options_.pdq_radius, &neighbors).ok()) {
+    if (pdq_index_->RangeSearchDihedral(item.dihedral, widest_pdq_radius_, &neighbors).ok()) {
       for (const index::DihedralNeighbor& n : neighbors) {
-        MatchHit& h = hit(pdq_refs_[n.id], signals::SignalType::kPdq);
+        const Ref& ref = pdq_refs_[n.id];
+        const MatchOptions& rule = RuleOf(ref.case_index);
+        if (n.distance > rule.pdq_radius || item.quality < rule.pdq_min_quality) continue;
+        MatchHit& h = hit(ref, signals::SignalType::kPdq);
         h.distance = n.distance;
-        h.threshold = options_.pdq_radius;
+        h.threshold = rule.pdq_radius;
         h.variant = std::string(hash::DihedralName(static_cast<hash::Dihedral>(n.variant)));
       }
     }
@@ -334,13 +345,14 @@ std::vector<MatchHit> Matcher::Match(const MediaHashes& item) const {
   if (item.video && !item.frames.empty()) {
     for (const Ref& ref : vpdq_) {
       const signals::Signal& signal = cases_[ref.case_index].set.signals[ref.signal_index];
-      const hash::VpdqMatchResult r = hash::MatchVpdq(item.frames, signal.frames, options_.vpdq);
+      const hash::VpdqMatchOptions& rule = RuleOf(ref.case_index).vpdq;
+      const hash::VpdqMatchResult r = hash::MatchVpdq(item.frames, signal.frames, rule);
       if (!r.match) continue;
       MatchHit& h = hit(ref, signals::SignalType::kVpdq);
       h.query_percent = r.query_percent;
       h.target_percent = r.target_percent;
       h.distance = 100.0 - std::max(r.query_percent, r.target_percent);
-      h.threshold = 100.0 - std::min(options_.vpdq.query_threshold, options_.vpdq.target_threshold);
+      h.threshold = 100.0 - std::min(rule.query_threshold, rule.target_threshold);
     }
   }
   for (const Ref& ref : faces_) {
@@ -350,10 +362,11 @@ std::vector<MatchHit> Matcher::Match(const MediaHashes& item) const {
       const float dist = face::DescriptorDistance(d, signal.descriptor);
       if (best < 0 || dist < best) best = dist;
     }
-    if (best < 0 || best > options_.face_threshold) continue;
+    const float limit = RuleOf(ref.case_index).face_threshold;
+    if (best < 0 || best > limit) continue;
     MatchHit& h = hit(ref, signals::SignalType::kFace);
     h.distance = static_cast<double>(best);
-    h.threshold = static_cast<double>(options_.face_threshold);
+    h.threshold = static_cast<double>(limit);
     h.review_required = true;
   }
   return hits;

@@ -130,6 +130,9 @@ struct CaseSignals {
   std::string kind;
   std::string name;
   std::vector<std::int64_t> signal_ids;
+  // The match rule of these signals when it is not the scan's (a bank's own
+  // rule: DESIGN.md "configurable per bank"); nullopt: MatchOptions.
+  std::optional<MatchOptions> rule;
 };
 
 struct MatchHit {
@@ -145,7 +148,7 @@ struct MatchHit {
 };
 
 // The signals of all cases, indexed. Immutable after Build; Match is
-// thread-safe.
+// thread-safe. Each case's signals match by its own `rule` when it has one.
 class Matcher {
  public:
   static Result<std::unique_ptr<Matcher>> Build(std::vector<CaseSignals> cases, const MatchOptions& options);
@@ -165,8 +168,14 @@ class Matcher {
     std::size_t case_index;
     std::size_t signal_index;
   };
+  const MatchOptions& RuleOf(std::size_t case_index) const {
+    const std::optional<MatchOptions>& rule = cases_[case_index].rule;
+    return rule ? *rule : options_;
+  }
   std::vector<CaseSignals> cases_;
   MatchOptions options_;
+  int widest_pdq_radius_ = 0;   // the largest pdq radius of any rule
+  int lowest_pdq_quality_ = 0;  // the lowest pdq quality floor of any rule
   std::unique_ptr<index::BinaryIndex> pdq_index_;
   std::vector<Ref> pdq_refs_;  // by index id
   std::vector<std::pair<std::array<std::uint8_t, 32>, Ref>> sha256_;

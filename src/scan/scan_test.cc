@@ -1,3 +1,5 @@
+#include "scan/scan.h"
+
 #include <sstream>
 #include <string>
 #include <vector>
@@ -154,6 +156,55 @@ TEST(ReportTest, HtmlEscapesEverythingFromTheExport) {
   EXPECT_EQ(html.find("http://"), std::string::npos);
   const std::string json = FormatReportJson(report);
   EXPECT_NE(json.find("\"matches\""), std::string::npos);
+}
+
+// Signals read from a bank match by the bank's own rule (issue 6): the same
+// registered hash, 12 bits from the item, matches under the default radius
+// (31) and not under a bank's radius of 8; signal ids travel into the hits.
+TEST(MatcherTest, EachCaseMatchesByItsOwnRule) {
+  signals::Signal pdq;
+  pdq.type = signals::SignalType::kPdq;
+  pdq.pdq.words = {0x0123456789abcdefULL, 0xfedcba9876543210ULL, 0x0f0f0f0f0f0f0f0fULL, 0x5555aaaa5555aaaaULL};
+  pdq.quality = 90;
+  CaseSignals by_default;
+  by_default.file = "case.json";
+  by_default.set.signals = {pdq};
+  CaseSignals strict_bank;
+  strict_bank.kind = "bank";
+  strict_bank.name = "strict";
+  strict_bank.set.signals = {pdq};
+  strict_bank.signal_ids = {42};
+  MatchOptions strict;
+  strict.pdq_radius = 8;
+  strict_bank.rule = strict;
+  CaseSignals loose_bank = strict_bank;
+  loose_bank.name = "loose";
+  loose_bank.rule->pdq_radius = 40;
+  loose_bank.rule->pdq_min_quality = 95;  // the item's quality (90) is too low for it
+
+  Result<std::unique_ptr<Matcher>> m = Matcher::Build({by_default, strict_bank, loose_bank}, MatchOptions{});
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  MediaHashes item;
+  item.quality = 90;
+  hash::PdqHash near = pdq.pdq;
+  near.words[0] ^= 0xfffULL;  // 12 bits away
+  item.dihedral.fill(near);
+  std::vector<MatchHit> hits = (*m)->Match(item);
+  ASSERT_EQ(hits.size(), 1U);
+  EXPECT_EQ(hits[0].case_index, 0U);
+  EXPECT_EQ(hits[0].distance, 12);
+  EXPECT_EQ(hits[0].threshold, 31);
+
+  near = pdq.pdq;
+  near.words[1] ^= 0x7ULL;  // 3 bits away: inside the strict bank's radius too
+  item.dihedral.fill(near);
+  hits = (*m)->Match(item);
+  ASSERT_EQ(hits.size(), 2U);
+  const MatchHit& bank_hit = hits[0].case_index == 1 ? hits[0] : hits[1];
+  EXPECT_EQ(bank_hit.case_index, 1U);
+  EXPECT_EQ(bank_hit.threshold, 8);
+  EXPECT_EQ(bank_hit.distance, 3);
+  EXPECT_EQ((*m)->cases()[bank_hit.case_index].signal_ids[bank_hit.signal_index], 42);
 }
 
 }  // namespace

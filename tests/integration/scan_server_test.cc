@@ -390,6 +390,52 @@ TEST_F(ScanServerTest, ServerErrorsAreOneClearLine) {
       << usage.err;
 }
 
+// With no --case, every bank is read, and each bank's signals match by the
+// bank's own rule: the same bridge hash in a bank with the default radius
+// finds the rotated copy (104); in a bank with radius 0 it does not.
+TEST_F(ScanServerTest, BanksMatchByTheirOwnRule) {
+  const RunResult hashed = Takeback({"hash", (kTestdata / "pdq/images/bridge-1-original.jpg").string()});
+  ASSERT_EQ(hashed.exit_code, 0) << hashed.err;
+  const std::string pdq = hashed.out.substr(0, 64);
+  const auto make_bank = [&](const std::string& name, int radius) {
+    const HttpResult b =
+        Http(server_->port(), "POST", "/v1/banks",
+             Json{{"name", name}, {"review_policy", "auto_approve"}, {"pdq_max_distance", radius}}.dump(),
+             {{"Authorization", "Bearer " + keys_["admin"]}});
+    EXPECT_EQ(b.status, 201) << b.body;
+    const std::int64_t id = b.json().value("id", std::int64_t{0});
+    const HttpResult added =
+        Http(server_->port(), "POST", "/v1/banks/" + std::to_string(id) + "/signals",
+             Json{{"signals", {{{"type", "pdq"}, {"hash", pdq}, {"quality", 100}, {"label", "bridge"}}}}}.dump(),
+             {{"Authorization", "Bearer " + keys_["caseworker"]}});
+    EXPECT_EQ(added.status, 201) << added.body;
+  };
+  make_bank("loose-bank", 31);
+  make_bank("strict-bank", 0);
+
+  RunResult r;
+  const Json report = Scan("banks", {"--server", url_}, &r, false, "TAKEBACK_API_KEY=" + keys_["investigator"]);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::set<std::string> banks;
+  for (const Json& c : report["cases"]) banks.insert(c.value("bank", ""));
+  EXPECT_TRUE(banks.count("loose-bank") == 1 && banks.count("strict-bank") == 1 && banks.count("reports") == 1)
+      << report["cases"].dump();
+  ASSERT_EQ(report["matches"].size(), 1U) << report["matches"].dump(1);
+  const Json& m = report["matches"][0];
+  EXPECT_EQ(m["source"]["message_id"], 104);
+  EXPECT_EQ(m["bank"], "loose-bank");
+  EXPECT_GT(m["distance"].get<double>(), 0) << "a re-encoded, rotated copy; radius 0 must not reach it";
+  EXPECT_TRUE(m["signal"]["id"].is_number_integer());
+  // The same from the store file, choosing the banks by name.
+  RunResult local;
+  const Json offline =
+      Scan("banks-db", {"--db", *dir_ / "takeback.db", "--bank", "strict-bank", "--bank", "loose-bank"}, &local);
+  ASSERT_EQ(local.exit_code, 0) << local.err;
+  ASSERT_EQ(offline["matches"].size(), 1U) << offline["matches"].dump(1);
+  EXPECT_EQ(offline["matches"][0]["bank"], "loose-bank");
+  EXPECT_EQ(offline["matches"][0]["signal"]["id"], m["signal"]["id"]);
+}
+
 // The endpoints: roles, errors, paging, banks, and the OpenAPI spec.
 TEST_F(ScanServerTest, ScanEndpointsFollowTheSpec) {
   for (const std::string role : {"investigator", "caseworker", "admin"}) {
