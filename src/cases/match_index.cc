@@ -59,6 +59,7 @@ MatchIndex::MatchIndex() {
   // "MIH" is a description MakeBinaryIndex always accepts.
   pdq_ = std::move(index::MakeBinaryIndex("MIH").value());
   vpdq_frames_ = std::move(index::MakeBinaryIndex("MIH").value());
+  faces_ = std::move(index::MakeVectorIndex("Flat", kFaceDims).value());
 }
 
 Status MatchIndex::AddPdqBulk(std::vector<std::uint64_t> ids, std::vector<hash::PdqHash> hashes) {
@@ -132,13 +133,13 @@ Status MatchIndex::Apply(const store::StoredSignal& s) {
     return Status::Ok();
   }
   if (s.type == "face") {
-    std::unique_lock lock(mu_);
-    faces_.erase(s.id);
+    const std::uint64_t ids[] = {id};
+    Result<std::size_t> removed = faces_->Remove(ids);
+    if (!removed.ok()) return removed.status();
     if (!active) return Status::Ok();
     Result<FaceVector> v = DecodeFaceValue(s.value);
     if (!v.ok()) return v.status();
-    faces_[s.id] = *v;
-    return Status::Ok();
+    return faces_->Add(ids, *v);
   }
   return Corrupt("unknown signal type '" + s.type + "'");
 }
@@ -223,20 +224,11 @@ Result<std::vector<Candidate>> MatchIndex::Search(const Query& query, const Matc
     return out;
   }
   if (query.type == "face") {
-    std::shared_lock lock(mu_);
-    for (const auto& [sid, v] : faces_) {
-      double sum = 0;
-      for (int i = 0; i < kFaceDims; ++i) {
-        const double d = static_cast<double>(v[static_cast<std::size_t>(i)]) -
-                         static_cast<double>(query.face[static_cast<std::size_t>(i)]);
-        sum += d * d;
-      }
-      const double dist = std::sqrt(sum);
-      if (dist <= limits.face_distance) out.push_back(Candidate{sid, dist, 0, 0, 0});
+    std::vector<index::VectorNeighbor> found;
+    TAKEBACK_RETURN_IF_ERROR(faces_->RangeSearch(query.face, static_cast<float>(limits.face_distance), &found));
+    for (const auto& n : found) {
+      out.push_back(Candidate{static_cast<std::int64_t>(n.id), static_cast<double>(n.distance), 0, 0, 0});
     }
-    std::sort(out.begin(), out.end(), [](const Candidate& a, const Candidate& b) {
-      return a.distance != b.distance ? a.distance < b.distance : a.signal_id < b.signal_id;
-    });
     return out;
   }
   return InvalidArgument("unknown signal type '" + query.type + "'");
@@ -250,7 +242,7 @@ MatchIndex::Sizes MatchIndex::sizes() const {
   for (const auto& [k, v] : md5_) s.md5 += v.size();
   for (const auto& [k, v] : sha256_) s.sha256 += v.size();
   s.vpdq_signals = vpdq_unique_.size();
-  s.face = faces_.size();
+  s.face = faces_->size();
   return s;
 }
 

@@ -6,9 +6,7 @@
 //   sha256  hash map digest -> signal ids
 //   vpdq    a BinaryIndex of frames, id = (signal id << 20) | frame number,
 //           plus the unique-frame count of each signal (for the shares)
-//   face    an exact flat scan by Euclidean distance. (src/index/vector's
-//           VectorIndex is not used yet: its AVX2 kernels do not compile
-//           with clang, which the libFuzzer build of this library needs.)
+//   face    a VectorIndex ("Flat": exact SIMD scan, Euclidean), id = signal id
 //
 // Thread-safety: any number of searches run concurrently with Apply(); a
 // search sees each Apply() completely or not at all per type.
@@ -26,6 +24,7 @@
 #include "hash/pdq.h"
 #include "hash/vpdq.h"
 #include "index/binary_index.h"
+#include "index/vector/vector_index.h"
 #include "store/store.h"
 
 namespace takeback::cases {
@@ -98,6 +97,7 @@ class MatchIndex {
  private:
   std::unique_ptr<index::BinaryIndex> pdq_;
   std::unique_ptr<index::BinaryIndex> vpdq_frames_;
+  std::unique_ptr<index::VectorIndex> faces_;
 
   mutable std::shared_mutex mu_;  // guards the maps below
   std::unordered_map<std::string, std::vector<std::int64_t>> md5_;
@@ -105,7 +105,6 @@ class MatchIndex {
   std::unordered_map<std::int64_t, std::string> digest_of_;  // signal id -> "md5:"/"sha256:" + bytes, for removal
   std::unordered_map<std::int64_t, std::vector<std::uint64_t>> vpdq_frame_ids_;
   std::unordered_map<std::int64_t, std::size_t> vpdq_unique_;  // unique frames of quality >= 50
-  std::unordered_map<std::int64_t, FaceVector> faces_;
 };
 
 }  // namespace takeback::cases
