@@ -207,5 +207,40 @@ TEST(MatcherTest, EachCaseMatchesByItsOwnRule) {
   EXPECT_EQ((*m)->cases()[bank_hit.case_index].signal_ids[bank_hit.signal_index], 42);
 }
 
+// A server's banks can hold millions of pdq signals: past 20,000 the matcher
+// indexes them with MIH; it must find exactly what the flat scan finds.
+TEST(MatcherTest, ManySignalsStillMatchExactly) {
+  CaseSignals bank;
+  bank.kind = "bank";
+  bank.name = "big";
+  std::uint64_t state = 0x9e3779b97f4a7c15ULL;
+  auto next = [&state] {
+    state ^= state << 13;
+    state ^= state >> 7;
+    state ^= state << 17;
+    return state;
+  };
+  for (int i = 0; i < 25'000; ++i) {
+    signals::Signal s;
+    s.type = signals::SignalType::kPdq;
+    s.quality = 100;
+    for (std::uint64_t& w : s.pdq.words) w = next();
+    bank.set.signals.push_back(s);
+  }
+  const hash::PdqHash target = bank.set.signals[12'345].pdq;
+  Result<std::unique_ptr<Matcher>> m = Matcher::Build({bank}, MatchOptions{});
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  MediaHashes item;
+  item.quality = 100;
+  hash::PdqHash near = target;
+  near.words[2] ^= 0x0101010101010101ULL;  // 8 bits away
+  item.dihedral.fill(hash::PdqHash{});
+  item.dihedral[3] = near;  // found through one dihedral variant
+  const std::vector<MatchHit> hits = (*m)->Match(item);
+  ASSERT_EQ(hits.size(), 1U);
+  EXPECT_EQ(hits[0].signal_index, 12'345U);
+  EXPECT_EQ(hits[0].distance, 8);
+}
+
 }  // namespace
 }  // namespace takeback::scan
