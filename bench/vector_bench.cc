@@ -265,9 +265,11 @@ void Run(VectorIndex& index, const Data& data, const Options& opt, const char* k
   char range_name[64];
   std::snprintf(range_name, sizeof(range_name), "range %.2f", static_cast<double>(opt.radius));
   auto one = [&](std::size_t q) { return std::span<const float>(data.queries.data() + q * kDim, kDim); };
-  if (!opt.quick) {
-    Print(kind, (std::string(range_name) + ", one query per call").c_str(), 1, Measure(opt.seconds, 1, [&] {
-            auto r = index.RangeSearchBatch(one(next++ % nq), opt.radius, 1);
+  // One query per call: on 2 threads Flat splits the store between them.
+  for (int threads : opt.threads) {
+    if (opt.quick) break;
+    Print(kind, (std::string(range_name) + ", one query per call").c_str(), threads, Measure(opt.seconds, 1, [&] {
+            auto r = index.RangeSearchBatch(one(next++ % nq), opt.radius, threads);
             if (!r.ok()) return std::size_t{0};
             g_passed += r->prefilter_passed;
             return r->neighbors.size();

@@ -504,9 +504,33 @@ class FlatVectorIndex final : public VectorIndex {
       if (snap->scale > 0) QuantiseQuery(&states[q], snap->scale, snap->center.data());
     }
     std::vector<std::size_t> passed(1, 0);
-    const std::size_t workers =
-        std::clamp<std::size_t>(static_cast<std::size_t>(std::max(threads, 1)), 1, std::max<std::size_t>(nq, 1));
-    if (workers <= 1) {
+    const auto wanted = static_cast<std::size_t>(std::max(threads, 1));
+    const std::size_t workers = std::clamp<std::size_t>(wanted, 1, std::max<std::size_t>(nq, 1));
+    if (wanted > 1 && nq < kQueriesPerCall * wanted && snap->segments.size() >= 2) {
+      // Too few queries to give every thread a full kernel call's worth:
+      // the threads split the segments instead, each with its own copy of
+      // every query's state, merged afterwards (a single query then streams
+      // the store from memory on all the threads).
+      const std::size_t parts_n = std::min(wanted, snap->segments.size());
+      std::vector<std::vector<QueryState>> parts(parts_n, states);
+      for (auto& part : parts) {
+        for (QueryState& st : part) {
+          st.quant.q = st.qq.data();
+          st.quant.c = st.qc.data();
+        }
+      }
+      passed.assign(parts_n, 0);
+      std::vector<std::thread> pool;
+      for (std::size_t w = 0; w < parts_n; ++w) {
+        pool.emplace_back([&, w] { Scan(*snap, std::span<QueryState>(parts[w]), &passed[w], w, parts_n, w == 0); });
+      }
+      for (auto& t : pool) t.join();
+      for (std::size_t q = 0; q < nq; ++q) {
+        for (const auto& part : parts) {
+          for (const auto& [d2, id] : part[q].found) states[q].Offer(d2, id);
+        }
+      }
+    } else if (workers <= 1) {
       Scan(*snap, std::span<QueryState>(states), &passed[0]);
     } else {
       passed.assign(workers, 0);
@@ -538,8 +562,11 @@ class FlatVectorIndex final : public VectorIndex {
   // kQueriesPerCall queries through the int8 pre-filter over the chunk; each
   // block with a lane the pre-filter passes for a query is re-scanned in
   // float for that query, and only the float distances are reported.
-  // Adds the number of passed lanes to *passed.
-  void Scan(const Snapshot& snap, std::span<QueryState> states, std::size_t* passed) const {
+  // Adds the number of passed lanes to *passed. Scans the segments
+  // first_segment, first_segment + segment_step, ... and the tail if
+  // with_tail (by default all of them).
+  void Scan(const Snapshot& snap, std::span<QueryState> states, std::size_t* passed, std::size_t first_segment = 0,
+            std::size_t segment_step = 1, bool with_tail = true) const {
     const std::size_t dim = static_cast<std::size_t>(dim_);
     const std::size_t qdim = static_cast<std::size_t>(qdim_);
     const std::size_t checks = static_cast<std::size_t>(checks_);
@@ -581,11 +608,12 @@ class FlatVectorIndex final : public VectorIndex {
         }
       }
     };
-    for (const SegmentView& s : snap.segments) {
+    for (std::size_t i = first_segment; i < snap.segments.size(); i += segment_step) {
+      const SegmentView& s = snap.segments[i];
       const std::size_t blocks = s.count / kLanes;
       for (std::size_t b = 0; b < blocks; b += kChunkBlocks) scan_blocks(s, b, std::min(kChunkBlocks, blocks - b));
     }
-    if (snap.tail.blocks != nullptr) scan_blocks(snap.tail, 0, 1);
+    if (with_tail && snap.tail.blocks != nullptr) scan_blocks(snap.tail, 0, 1);
     *passed += passed_here;
   }
 

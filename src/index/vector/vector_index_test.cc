@@ -501,6 +501,61 @@ TEST(FlatVectorIndexTest, OddDimensionsMatchBruteForce) {
   }
 }
 
+// Fewer queries than threads x 4: Flat splits the store's segments (8,192
+// vectors each) over the threads instead of the queries. Results must be
+// those of one thread and of brute force, for range and k-NN, with matches
+// planted in every segment and in the tail.
+TEST(FlatVectorIndexTest, FewQueriesSplitTheStoreOverThreads) {
+  auto made = MakeVectorIndex("Flat", kDim);
+  ASSERT_TRUE(made.ok());
+  auto& index = **made;
+  Data data(41);
+  const std::size_t n = 3 * 8192 + 100;  // three full segments and a tail
+  auto v = data.Random(n);
+  std::vector<std::vector<float>> queries = {data.Random(1), data.Random(1), data.Random(1)};
+  // Near every query, a few vectors in each segment and in the tail.
+  for (std::size_t qi = 0; qi < queries.size(); ++qi) {
+    for (std::size_t at : {std::size_t{5} + qi, 9000 + qi, 17000 + qi, 24600 + qi, n - 3 + qi}) {
+      const auto near = data.AtDistance(queries[qi], 0.1 + 0.01 * static_cast<double>(at % 7));
+      std::copy(near.begin(), near.end(), v.begin() + static_cast<std::ptrdiff_t>(at * kDim));
+    }
+  }
+  std::vector<std::uint64_t> ids(n);
+  Model model;
+  for (std::size_t i = 0; i < n; ++i) {
+    ids[i] = 7 * i + 1;
+    model[ids[i]].assign(v.begin() + static_cast<std::ptrdiff_t>(i * kDim),
+                         v.begin() + static_cast<std::ptrdiff_t>((i + 1) * kDim));
+  }
+  ASSERT_TRUE(index.Add(ids, v).ok());
+  for (std::size_t count = 1; count <= queries.size(); ++count) {
+    std::vector<float> batch;
+    for (std::size_t i = 0; i < count; ++i) batch.insert(batch.end(), queries[i].begin(), queries[i].end());
+    for (int threads : {2, 3}) {
+      auto one = index.RangeSearchBatch(batch, 0.3F, 1);
+      auto split = index.RangeSearchBatch(batch, 0.3F, threads);
+      ASSERT_TRUE(one.ok() && split.ok());
+      EXPECT_EQ(split->lims, one->lims) << count << " queries, " << threads << " threads";
+      EXPECT_EQ(split->neighbors, one->neighbors) << count << " queries, " << threads << " threads";
+      auto knn_one = index.KnnBatch(batch, 7, 1);
+      auto knn_split = index.KnnBatch(batch, 7, threads);
+      ASSERT_TRUE(knn_one.ok() && knn_split.ok());
+      EXPECT_EQ(knn_split->neighbors, knn_one->neighbors) << count << " queries, " << threads << " threads";
+      for (std::size_t i = 0; i < count; ++i) {
+        const std::vector<VectorNeighbor> range(
+            split->neighbors.begin() + static_cast<std::ptrdiff_t>(split->lims[i]),
+            split->neighbors.begin() + static_cast<std::ptrdiff_t>(split->lims[i + 1]));
+        EXPECT_GE(range.size(), 5U);
+        ExpectRange(model, queries[i], 0.3, range);
+        const std::vector<VectorNeighbor> knn(
+            knn_split->neighbors.begin() + static_cast<std::ptrdiff_t>(knn_split->lims[i]),
+            knn_split->neighbors.begin() + static_cast<std::ptrdiff_t>(knn_split->lims[i + 1]));
+        ExpectKnn(model, queries[i], 7, knn);
+      }
+    }
+  }
+}
+
 // The int8 pre-filter kernels: AVX2 and portable give the same masks, and
 // no lane whose quantised distance is within the threshold is pruned; the
 // AVX2 kernel's early exits (after 64 dimensions, then every 32, per query
