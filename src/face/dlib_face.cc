@@ -1,6 +1,8 @@
 // Everything in Takeback that touches dlib: the HOG face detector, the
 // 68-point shape predictor and the face-recognition ResNet. dlib throws;
 // every entry point here catches and returns a Status.
+#include <dlfcn.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -546,7 +548,28 @@ ModelPaths DefaultModelPaths() {
   return paths;
 }
 
+namespace {
+// One BLAS thread per FaceAnalyzer: the embedding gains nothing from a
+// second OpenBLAS thread on this machine type (docs/BENCHMARKS.md, "Faces"),
+// and callers that keep every core busy (the scan runs one photo per core)
+// lost about a fifth of their CPU time to idle OpenBLAS threads spinning in
+// sched_yield. OPENBLAS_NUM_THREADS, when set, still decides. Found by name
+// at run time: the BLAS dlib links may not be OpenBLAS.
+void UseOneBlasThread() {
+  static const bool done = [] {
+    if (std::getenv("OPENBLAS_NUM_THREADS") != nullptr || std::getenv("OMP_NUM_THREADS") != nullptr) return true;
+    using SetThreads = void (*)(int);
+    if (void* f = dlsym(RTLD_DEFAULT, "openblas_set_num_threads"); f != nullptr) {
+      reinterpret_cast<SetThreads>(f)(1);
+    }
+    return true;
+  }();
+  (void)done;
+}
+}  // namespace
+
 Result<std::unique_ptr<FaceAnalyzer>> FaceAnalyzer::Open(const ModelPaths& paths) {
+  UseOneBlasThread();
   try {
     auto analyzer = std::make_unique<DlibFaceAnalyzer>();
     TAKEBACK_RETURN_IF_ERROR(analyzer->Load(paths));
