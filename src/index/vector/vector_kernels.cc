@@ -195,6 +195,34 @@ TAKEBACK_AVX2 inline __attribute__((always_inline)) std::uint32_t QuantAliveAvx2
   return ~static_cast<std::uint32_t>(_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(d, limit)))) & 0xFFU;
 }
 
+// Adds groups [from, to) of a block for the NQ queries and both halves to
+// acc. The accumulators are copied into locals for the loop so that the
+// compiler keeps them in registers (through the reference it stored them
+// back on every iteration). groups is even (qdim is a multiple of 8), and
+// so is every check's end.
+template <int NQ>
+TAKEBACK_AVX2 inline __attribute__((always_inline)) void QuantJointAvx2(const std::uint8_t* qb,
+                                                                        const QuantQuery* queries, int from, int to,
+                                                                        __m256i ones, __m256i (&acc)[NQ][2]) {
+  __m256i a[NQ][2];
+  for (int i = 0; i < NQ; ++i) {
+    a[i][0] = acc[i][0];
+    a[i][1] = acc[i][1];
+  }
+  for (int g = from; g < to; g += 2) {
+    const std::uint8_t* x = qb + g * 64;
+    for (int i = 0; i < NQ; ++i) {
+      const std::int8_t* q = queries[i].q + static_cast<std::ptrdiff_t>(g) * kQuantQueryGroupBytes;
+      a[i][0] = _mm256_add_epi32(a[i][0], QuantPairAvx2(x, q, ones));
+      a[i][1] = _mm256_add_epi32(a[i][1], QuantPairAvx2(x + 32, q, ones));
+    }
+  }
+  for (int i = 0; i < NQ; ++i) {
+    acc[i][0] = a[i][0];
+    acc[i][1] = a[i][1];
+  }
+}
+
 // How the joint stage's depth adapts (in checks, 2 or 3; *joint_checks
 // carries it from call to call): 3 when more than kDeepenAbove of the
 // (query, block) pairs of the last kAdaptBlocks blocks still had a lane
@@ -226,18 +254,7 @@ TAKEBACK_AVX2 void QuantAvx2(const std::uint8_t* qblocks, const std::int32_t* xx
     }
     __m256i acc[NQ][2];
     for (int i = 0; i < NQ; ++i) acc[i][0] = acc[i][1] = _mm256_setzero_si256();
-    // groups is even (qdim is a multiple of 8), and so is every check's end.
-    auto joint_groups = [&](int from, int to) TAKEBACK_AVX2 {
-      for (int g = from; g < to; g += 2) {
-        const std::uint8_t* x = qb + g * 64;
-        for (int i = 0; i < NQ; ++i) {
-          const std::int8_t* q = queries[i].q + static_cast<std::ptrdiff_t>(g) * kQuantQueryGroupBytes;
-          acc[i][0] = _mm256_add_epi32(acc[i][0], QuantPairAvx2(x, q, ones));
-          acc[i][1] = _mm256_add_epi32(acc[i][1], QuantPairAvx2(x + 32, q, ones));
-        }
-      }
-    };
-    joint_groups(0, first_groups);
+    QuantJointAvx2<NQ>(qb, queries, 0, first_groups, ones, acc);
     // Which queries still have a lane after the first check (for the
     // depth's adaptation; the masks do not depend on it).
     for (int i = 0; i < NQ; ++i) {
@@ -250,7 +267,7 @@ TAKEBACK_AVX2 void QuantAvx2(const std::uint8_t* qblocks, const std::int32_t* xx
     seen += NQ;
     const int joint_check = joint - 1;
     const int stage1_groups = std::min(groups, (joint_check + 1) * kQuantCheckEvery / 4);
-    joint_groups(first_groups, stage1_groups);
+    QuantJointAvx2<NQ>(qb, queries, first_groups, stage1_groups, ones, acc);
     for (int i = 0; i < NQ; ++i) {
       __m256i a0 = acc[i][0];
       __m256i a1 = acc[i][1];
