@@ -67,7 +67,8 @@ Status HttpError(const std::string& server, const std::string& what, const serve
       return InvalidArgument("this API key may not read signals for a scan" + detail +
                              "; ask the server's admin for an investigator key");
     case 404:
-      if (!said.empty() && r.body.find("\"not_found\"") != std::string::npos) {
+      // An older server answers "no endpoint ..." for the scan endpoints.
+      if (!said.empty() && said.rfind("no endpoint", 0) != 0 && r.body.find("\"not_found\"") != std::string::npos) {
         return NotFound(said + " on " + server + "; check the case number or bank name");
       }
       return Corrupt(server + " has no scan endpoint" + detail +

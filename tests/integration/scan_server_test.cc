@@ -17,6 +17,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -66,7 +67,9 @@ std::set<std::int64_t> MatchedMessages(const Json& report) {
 // is not JSON, as a proxy's error page or a wrong --server would.
 class GarbageServer {
  public:
-  GarbageServer() {
+  explicit GarbageServer(std::string status = "200 OK", std::string type = "text/html",
+                         std::string body = "<html><body>Welcome to nginx!</body></html>")
+      : status_(std::move(status)), type_(std::move(type)), body_(std::move(body)) {
     fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
@@ -85,10 +88,9 @@ class GarbageServer {
         if (c < 0) continue;
         char buf[4096];
         (void)::recv(c, buf, sizeof buf, 0);
-        const std::string body = "<html><body>Welcome to nginx!</body></html>";
-        const std::string reply =
-            "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nConnection: close\r\nContent-Length: " +
-            std::to_string(body.size()) + "\r\n\r\n" + body;
+        const std::string reply = "HTTP/1.1 " + status_ + "\r\nContent-Type: " + type_ +
+                                  "\r\nConnection: close\r\nContent-Length: " + std::to_string(body_.size()) +
+                                  "\r\n\r\n" + body_;
         (void)::send(c, reply.data(), reply.size(), MSG_NOSIGNAL);
         ::close(c);
       }
@@ -102,6 +104,7 @@ class GarbageServer {
   int port() const { return port_; }
 
  private:
+  std::string status_, type_, body_;
   int fd_ = -1;
   int port_ = 0;
   std::atomic<bool> stop_{false};
@@ -383,6 +386,11 @@ TEST_F(ScanServerTest, ServerErrorsAreOneClearLine) {
   ASSERT_NE(garbage.port(), 0);
   expect_error({"--server", "http://127.0.0.1:" + std::to_string(garbage.port()), "--case", case_a_},
                "TAKEBACK_API_KEY=" + keys_["investigator"], "is not JSON");
+  // A Takeback server without the scan endpoints (an older version).
+  GarbageServer old("404 Not Found", "application/json",
+                    R"({"error":{"code":"not_found","message":"no endpoint GET /v1/scan/sources"}})");
+  expect_error({"--server", "http://127.0.0.1:" + std::to_string(old.port()), "--case", case_a_},
+               "TAKEBACK_API_KEY=" + keys_["investigator"], "has no scan endpoint");
   // A command-line mistake is a usage error (with the usage lines).
   const RunResult usage = Takeback({"scan", "--case", case_a_, "--signals", "x.json", kExport.string()});
   EXPECT_EQ(usage.exit_code, 2);
