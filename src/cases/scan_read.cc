@@ -33,7 +33,9 @@ Result<ScanSource> FindScanCase(store::Store& store, const std::string& number) 
   s.id = c->id;
   s.name = c->number;
   s.status = c->status;
-  s.watch_terms = c->watch_terms;
+  // A withdrawn case is no longer looked for: neither its signals (none are
+  // active) nor its watch terms.
+  if (c->status == "open") s.watch_terms = c->watch_terms;
   return s;
 }
 

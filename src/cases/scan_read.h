@@ -26,7 +26,7 @@ struct ScanSource {
   std::int64_t id = 0;
   std::string name;                      // the case number, or the bank's name
   std::string status;                    // case: "open" / "withdrawn"; bank: "active"
-  std::vector<std::string> watch_terms;  // cases only
+  std::vector<std::string> watch_terms;  // open cases only (a withdrawn case's are not given out)
   store::Bank bank;                      // banks only
 };
 

@@ -141,7 +141,8 @@ class ScanServerTest : public ::testing::Test {
               (kTestdata / "vpdq/videos/chair-orig-22-sd-bar.mp4").string()},
              &case_a_, &pin_a_);
     // Case B: the bridge photo only (hashes), to be withdrawn by a test.
-    Register({"--no-faces", (kTestdata / "pdq/images/bridge-1-original.jpg").string()}, &case_b_, &pin_b_);
+    Register({"--no-faces", "--watch-term", "minsu", (kTestdata / "pdq/images/bridge-1-original.jpg").string()},
+             &case_b_, &pin_b_);
     ApproveAllPending();
   }
 
@@ -329,6 +330,10 @@ TEST_F(ScanServerTest, WithdrawnCaseNoLongerMatches) {
   const Json b = Scan("before", {"--server", url_, "--case", case_b_}, &before, false, key);
   ASSERT_EQ(before.exit_code, 0) << before.err;
   EXPECT_EQ(MatchedMessages(b), (std::set<std::int64_t>{104}));
+  bool found_term = false;
+  for (const Json& d : b["doxxing"]) found_term |= d["term"] == "minsu";
+  EXPECT_TRUE(found_term) << b["doxxing"].dump(1);
+  EXPECT_EQ(Get("/v1/scan/sources?case=" + case_b_, "investigator").json()["sources"][0]["watch_terms"], Json{"minsu"});
 
   const HttpResult w = Http(server_->port(), "DELETE", "/v1/cases/" + case_b_, "", {{"X-Case-Pin", pin_b_}});
   ASSERT_EQ(w.status, 200) << w.body;
@@ -337,6 +342,7 @@ TEST_F(ScanServerTest, WithdrawnCaseNoLongerMatches) {
   ASSERT_EQ(page.status, 200) << page.body;
   EXPECT_EQ(page.json()["source"]["status"], "withdrawn");
   EXPECT_TRUE(page.json()["signals"].empty());
+  EXPECT_TRUE(page.json()["source"]["watch_terms"].empty()) << "a withdrawn case's watch terms are not given out";
 
   // Alone, it leaves nothing to look for.
   RunResult alone;
@@ -350,6 +356,7 @@ TEST_F(ScanServerTest, WithdrawnCaseNoLongerMatches) {
   ASSERT_EQ(both.exit_code, 0) << both.err;
   EXPECT_EQ(MatchedMessages(after), (std::set<std::int64_t>{104, 105}));
   for (const Json& m : after["matches"]) EXPECT_EQ(m["case_number"], case_a_) << m.dump();
+  for (const Json& d : after["doxxing"]) EXPECT_EQ(d["case_ref"], case_a_) << d.dump();
   EXPECT_NE(both.err.find("is withdrawn"), std::string::npos) << both.err;
 }
 
