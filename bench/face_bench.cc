@@ -1,8 +1,9 @@
 // Prints the face figures quoted in docs/BENCHMARKS.md ("Faces (issue 5)"):
 //  (a) HOG detection, ms per megapixel, on each photo of
-//      ../shared/testdata/face, rotations off: native scale only; with the
-//      2x upscaled pass (images up to 1 MP get it) on one thread and on two;
-//      with the upscaled pass limited to images up to 0.25 MP;
+//      ../shared/testdata/face, rotations off, for Takeback's detector
+//      (src/face/fhog.h) and dlib's: native scale only; with the 2x upscaled
+//      pass (images up to 1 MP get it) on one thread; for Takeback's also on
+//      two threads;
 //  (b) embedding one aligned chip, ms per face, with OpenBLAS on 1 and 2
 //      threads (set in-process with openblas_set_num_threads when the BLAS
 //      that dlib linked has it; otherwise the thread count is whatever
@@ -16,12 +17,16 @@
 #include <cstdlib>
 #include <ctime>
 #include <filesystem>
+#include <fstream>
 #include <memory>
+#include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/file.h"
 #include "face/face.h"
+#include "face/fhog.h"
 #include "media/image.h"
 
 namespace {
@@ -30,6 +35,7 @@ namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 using takeback::face::DetectFaces;
 using takeback::face::DetectOptions;
+using takeback::face::DetectorKind;
 using takeback::face::FaceAnalyzer;
 
 // Milliseconds per call: wall clock, and CPU time of the whole process (all
@@ -96,6 +102,36 @@ std::vector<Photo> LoadPhotos(const std::vector<std::string>& inputs) {
   return photos;
 }
 
+// CPU model, hardware threads and the load average, for the figures' context.
+std::string ReadProcFile(const char* path) {
+  std::ifstream in(path);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+std::string LoadAverage() {
+  const std::string s = ReadProcFile("/proc/loadavg");
+  std::istringstream fields(s);
+  std::string a;
+  std::string b;
+  std::string c;
+  fields >> a >> b >> c;
+  return a.empty() ? "unknown" : a + " " + b + " " + c;
+}
+
+std::string MachineFacts() {
+  std::string model = "unknown CPU";
+  const std::string s = ReadProcFile("/proc/cpuinfo");
+  const std::size_t at = s.find("model name");
+  if (at != std::string::npos) {
+    const std::size_t colon = s.find(':', at);
+    model = s.substr(colon + 2, s.find('\n', colon) - colon - 2);
+  }
+  return model + ", " + std::to_string(std::thread::hardware_concurrency()) + " hardware threads, load average " +
+         LoadAverage();
+}
+
 using SetThreadsFn = void (*)(int);
 using GetConfigFn = char* (*)();
 
@@ -125,53 +161,73 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  std::printf("Face benchmark, %.1f s per figure\n", seconds);
+  std::printf("Face benchmark, %.1f s per figure; %s\n", seconds, MachineFacts().c_str());
   std::printf("(a) detection, rotations off, per photo: wall ms / CPU ms per call\n");
+  std::printf("    T = Takeback's detector (src/face/fhog.h, %s kernels), D = dlib's (DetectorKind::kDlib)\n",
+              takeback::face::fhog::UsingAvx2() ? "AVX2/FMA" : "portable");
   std::printf("    native:   native scale only, single thread\n");
   std::printf("    up/1t:    with the 2x upscaled pass (default limit: 4x pixels <= 4000000), one thread\n");
   std::printf("    up/2t:    the same, native and upscaled passes on two threads (DetectOptions::parallel_passes)\n");
-  std::printf("    up1M/2t:  the same with a tighter limit, 4x pixels <= 1000000 (images up to 0.25 MP)\n");
-  std::printf("    %-23s %9s %5s %5s %15s %15s %15s %15s\n", "photo", "size", "MP", "faces", "native", "up/1t", "up/2t",
-              "up1M/2t");
   struct Variant {
+    const char* name;
     DetectOptions options;
     double wall_ms = 0;
     double cpu_ms = 0;
   };
-  std::vector<Variant> variants(4);
-  for (Variant& v : variants) v.options.try_rotations = false;
-  variants[0].options.max_upscaled_pixels = 0;
-  variants[1].options.parallel_passes = false;
-  variants[3].options.max_upscaled_pixels = 1'000'000;
+  std::vector<Variant> variants;
+  for (const auto kind : {DetectorKind::kTakeback, DetectorKind::kDlib}) {
+    const bool own = kind == DetectorKind::kTakeback;
+    DetectOptions o;
+    o.detector = kind;
+    o.try_rotations = false;
+    o.max_upscaled_pixels = 0;
+    variants.push_back({own ? "T native" : "D native", o});
+    o.max_upscaled_pixels = DetectOptions{}.max_upscaled_pixels;
+    o.parallel_passes = false;
+    variants.push_back({own ? "T up/1t" : "D up/1t", o});
+    if (own) {
+      o.parallel_passes = true;
+      variants.push_back({"T up/2t", o});
+    }
+  }
+  std::printf("    %-23s %9s %5s %5s", "photo", "size", "MP", "faces");
+  for (const Variant& v : variants) std::printf(" %15s", v.name);
+  std::printf("\n");
   double total_mp = 0;
   for (const Photo& p : photos) {
     const double mp = static_cast<double>(p.image.width) * p.image.height / 1e6;
     std::string cells;
-    std::vector<std::size_t> faces;
-    for (Variant& v : variants) {
+    std::vector<std::size_t> faces(variants.size());
+    for (std::size_t i = 0; i < variants.size(); ++i) {
+      Variant& v = variants[i];
       std::size_t n = 0;
       const Timing t = MsPerCall(seconds, [&] { n = DetectFaces(p.image, v.options)->size(); });
       v.wall_ms += t.wall_ms;
       v.cpu_ms += t.cpu_ms;
-      faces.push_back(n);
+      faces[i] = n;
       char cell[40];
       std::snprintf(cell, sizeof cell, " %7.1f/%7.1f", t.wall_ms, t.cpu_ms);
       cells += cell;
     }
+    // Both detectors must find the same faces; say so when they do not.
+    const bool same = faces.size() == 5 && faces[0] == faces[3] && faces[1] == faces[4] && faces[1] == faces[2];
     char size[32];
     std::snprintf(size, sizeof size, "%dx%d", p.image.width, p.image.height);
     char found[32];
-    std::snprintf(found, sizeof found, "%zu/%zu", faces[0], faces[1]);
+    std::snprintf(found, sizeof found, "%zu/%zu%s", faces[0], faces[1], same ? "" : "!");
     std::printf("    %-23s %9s %5.2f %5s%s\n", p.name.c_str(), size, mp, found, cells.c_str());
     total_mp += mp;
   }
-  std::printf("    all %zu photos, %.2f MP (faces: found natively / with the upscaled pass)\n", photos.size(),
-              total_mp);
+  std::printf(
+      "    all %zu photos, %.2f MP (faces: found natively / with the upscaled pass; ! = the detectors differ)\n",
+      photos.size(), total_mp);
   std::printf("    %-45s", "wall ms per MP:");
   for (const Variant& v : variants) std::printf(" %15.1f", v.wall_ms / total_mp);
   std::printf("\n    %-45s", "CPU ms per MP:");
   for (const Variant& v : variants) std::printf(" %15.1f", v.cpu_ms / total_mp);
-  std::printf("\n");
+  std::printf("\n    %-45s", "CPU ms per MP, dlib / Takeback:");
+  std::printf(" %15.2fx %14.2fx\n", variants[3].cpu_ms / variants[0].cpu_ms, variants[4].cpu_ms / variants[1].cpu_ms);
+  std::printf("    load average after (a): %s\n", LoadAverage().c_str());
 
   takeback::face::ModelPaths paths = takeback::face::DefaultModelPaths();
   if (!model_dir.empty()) {

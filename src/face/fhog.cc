@@ -5,6 +5,7 @@
 #include "face/fhog.h"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cmath>
 #include <cstdlib>
@@ -566,26 +567,43 @@ __attribute__((target("avx2,fma"))) void RowFiltersAvx2(const float* in, int out
 
 // All parts of one detector for this plane: their column filters added to
 // one output row of the detector's response, with one load and store of it
-// per 8 outputs. rows[j * kTaps + m] is part j's m-th filtered input row.
-template <int kTaps>
-__attribute__((target("avx2,fma"))) void ColFiltersAddAvx2(const float* const* rows, const float* taps, int parts,
+// per 8 outputs. bases[j] is part j's ring (kTaps rows of kRingRow floats);
+// the output row's m-th input row sits in slot (kFirst + m) % kTaps, a
+// constant offset in this instantiation (one per first slot), so the loads
+// need no row pointers.
+inline constexpr int kRingRow = 64;  // floats per ring row: the column tile
+
+template <int kTaps, int kFirst>
+__attribute__((target("avx2,fma"))) void ColFiltersAddAvx2(const float* const* bases, const float* taps, int parts,
                                                            int out_cols, float* out) {
   for (int c = 0; c < out_cols; c += 8) {
     __m256 acc0 = _mm256_loadu_ps(out + c);
     __m256 acc1 = _mm256_setzero_ps();
     for (int j = 0; j < parts; ++j) {
-      const float* const* r = rows + static_cast<std::ptrdiff_t>(j) * kTaps;
+      const float* r = bases[j] + c;
       const float* t = taps + static_cast<std::ptrdiff_t>(j) * kTaps;
       for (int m = 0; m + 1 < kTaps; m += 2) {
-        acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(r[m] + c), _mm256_broadcast_ss(t + m), acc0);
-        acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(r[m + 1] + c), _mm256_broadcast_ss(t + m + 1), acc1);
+        acc0 =
+            _mm256_fmadd_ps(_mm256_loadu_ps(r + ((kFirst + m) % kTaps) * kRingRow), _mm256_broadcast_ss(t + m), acc0);
+        acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(r + ((kFirst + m + 1) % kTaps) * kRingRow),
+                               _mm256_broadcast_ss(t + m + 1), acc1);
       }
-      if (kTaps % 2 == 1)
-        acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(r[kTaps - 1] + c), _mm256_broadcast_ss(t + kTaps - 1), acc0);
+      if (kTaps % 2 == 1) {
+        acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(r + ((kFirst + kTaps - 1) % kTaps) * kRingRow),
+                               _mm256_broadcast_ss(t + kTaps - 1), acc0);
+      }
     }
     _mm256_storeu_ps(out + c, _mm256_add_ps(acc0, acc1));
   }
 }
+
+using ColFiltersFn = void (*)(const float* const*, const float*, int, int, float*);
+
+template <int... kFirst>
+constexpr std::array<ColFiltersFn, sizeof...(kFirst)> ColFilterTable(std::integer_sequence<int, kFirst...> /*unused*/) {
+  return {&ColFiltersAddAvx2<10, kFirst>...};
+}
+inline constexpr std::array<ColFiltersFn, 10> kColFilters10 = ColFilterTable(std::make_integer_sequence<int, 10>{});
 #endif
 
 // Fills `responses` (one out_rows x stride image per detector).
@@ -599,7 +617,9 @@ void ApplyFilters(const FeatureMap& feats, const std::vector<PlaneBank>& banks, 
   // Column tiles of kTile outputs keep each plane's rings (parts x fr rows
   // x kTile floats, about 25 KB) in the L1 cache.
   constexpr int kTile = 64;
+  static_assert(kTile == kRingRow);
   const std::size_t part_stride = static_cast<std::size_t>(fr) * kTile;  // one ring per part
+  std::vector<const float*> bases;
   std::vector<const float*> rows(static_cast<std::size_t>(fr));
 #if !TAKEBACK_FHOG_X86
   (void)avx2;
@@ -632,28 +652,27 @@ void ApplyFilters(const FeatureMap& feats, const std::vector<PlaneBank>& banks, 
           const int k = bank.detector[static_cast<std::size_t>(j0)];
           int j1 = j0;
           while (j1 < bank.parts() && bank.detector[static_cast<std::size_t>(j1)] == k) ++j1;
-          rows.resize(static_cast<std::size_t>(j1 - j0) * static_cast<std::size_t>(fr));
-          for (int j = j0; j < j1; ++j) {
-            const float* base = ring.data() + static_cast<std::size_t>(j) * part_stride;
-            for (int m = 0; m < fr; ++m) {
-              rows[static_cast<std::size_t>(j - j0) * static_cast<std::size_t>(fr) + static_cast<std::size_t>(m)] =
-                  base + static_cast<std::size_t>(first_slot + m < fr ? first_slot + m : first_slot + m - fr) * kTile;
-            }
-          }
+          bases.resize(static_cast<std::size_t>(j1 - j0));
+          for (int j = j0; j < j1; ++j)
+            bases[static_cast<std::size_t>(j - j0)] = ring.data() + static_cast<std::size_t>(j) * part_stride;
           float* out = responses.data() + static_cast<std::size_t>(k) * response_size +
                        static_cast<std::size_t>(o) * stride + static_cast<std::size_t>(c0);
           const float* taps = bank.col.data() + static_cast<std::size_t>(j0) * static_cast<std::size_t>(fr);
 #if TAKEBACK_FHOG_X86
           if (avx2 && fr == 10) {
-            ColFiltersAddAvx2<10>(rows.data(), taps, j1 - j0, tile_cols, out);
+            kColFilters10[static_cast<std::size_t>(first_slot)](bases.data(), taps, j1 - j0, tile_cols, out);
             j0 = j1;
             continue;
           }
 #endif
           for (int j = j0; j < j1; ++j) {
-            ColFilterAddPortable(rows.data() + static_cast<std::size_t>(j - j0) * static_cast<std::size_t>(fr),
-                                 tile_cols, taps + static_cast<std::size_t>(j - j0) * static_cast<std::size_t>(fr), fr,
-                                 out);
+            const float* base = bases[static_cast<std::size_t>(j - j0)];
+            for (int m = 0; m < fr; ++m) {
+              rows[static_cast<std::size_t>(m)] =
+                  base + static_cast<std::size_t>(first_slot + m < fr ? first_slot + m : first_slot + m - fr) * kTile;
+            }
+            ColFilterAddPortable(rows.data(), tile_cols,
+                                 taps + static_cast<std::size_t>(j - j0) * static_cast<std::size_t>(fr), fr, out);
           }
           j0 = j1;
         }
