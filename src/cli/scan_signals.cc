@@ -277,7 +277,10 @@ Result<ScanSignalsRead> FetchScanSignals(const std::string& server, const std::s
       const std::int64_t next = (*page)["next_after"].get<std::int64_t>();
       if (!(*page)["more"].get<bool>()) break;
       if (next <= after || set.set.signals.size() > kMaxSignalsPerSource) {
-        return Corrupt("the server " + server + " keeps paging " + what + " without progress; stopped");
+        std::string message = "the server " + server;
+        message += " keeps paging " + what;
+        message += " without progress; stopped";
+        return Corrupt(message);
       }
       after = next;
     }

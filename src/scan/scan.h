@@ -96,6 +96,8 @@ class MediaHasher {
   // Loads the face models when options.faces (errors as FaceAnalyzer::Open).
   static Result<std::unique_ptr<MediaHasher>> Create(const HashOptions& options);
   ~MediaHasher();
+  MediaHasher(const MediaHasher&) = delete;
+  MediaHasher& operator=(const MediaHasher&) = delete;
 
   // Errors: kNotFound/kIoError (unreadable), kTooLarge (limits), kCorrupt /
   // kUnsupported (not an image or video the decoders accept).
@@ -153,6 +155,8 @@ class Matcher {
  public:
   static Result<std::unique_ptr<Matcher>> Build(std::vector<CaseSignals> cases, const MatchOptions& options);
   ~Matcher();
+  Matcher(const Matcher&) = delete;
+  Matcher& operator=(const Matcher&) = delete;
 
   // Every signal the item matches. An MD5 match is left out when the SHA-256
   // of the same case matched too.
@@ -206,6 +210,8 @@ class Scanner {
  public:
   Scanner(const Matcher& matcher, const MediaHasher& hasher, const ScanOptions& options, ScanReport& report);
   ~Scanner();
+  Scanner(const Scanner&) = delete;
+  Scanner& operator=(const Scanner&) = delete;
 
   void set_progress(std::function<void(const ScanProgress&)> callback) { progress_ = std::move(callback); }
 
