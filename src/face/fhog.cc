@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <utility>
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -278,11 +279,13 @@ __attribute__((target("avx2,fma"))) void GradientRowAvx2(const std::uint8_t* con
 }
 #endif
 
-// A row's votes (two copies) into two histogram rows, weighted along y.
-void AddVotesPortable(const float* even, const float* odd, std::size_t n, float vy1, float vy0, float* row0,
-                      float* row1) {
+// A row's votes (two copies) into two histogram rows, weighted along y; the
+// copies are left zeroed for the next row.
+void AddVotesPortable(float* even, float* odd, std::size_t n, float vy1, float vy0, float* row0, float* row1) {
   for (std::size_t i = 0; i < n; ++i) {
     const float sum = even[i] + odd[i];
+    even[i] = 0;
+    odd[i] = 0;
     row0[i] += vy1 * sum;
     row1[i] += vy0 * sum;
   }
@@ -290,13 +293,15 @@ void AddVotesPortable(const float* even, const float* odd, std::size_t n, float 
 
 #if TAKEBACK_FHOG_X86
 // The same arithmetic, 8 at a time (no FMA: the same roundings).
-__attribute__((target("avx2,fma"))) void AddVotesAvx2(const float* even, const float* odd, std::size_t n, float vy1,
-                                                      float vy0, float* row0, float* row1) {
+__attribute__((target("avx2,fma"))) void AddVotesAvx2(float* even, float* odd, std::size_t n, float vy1, float vy0,
+                                                      float* row0, float* row1) {
   const __m256 w1 = _mm256_set1_ps(vy1);
   const __m256 w0 = _mm256_set1_ps(vy0);
   std::size_t i = 0;
   for (; i + 8 <= n; i += 8) {
     const __m256 sum = _mm256_add_ps(_mm256_loadu_ps(even + i), _mm256_loadu_ps(odd + i));
+    _mm256_storeu_ps(even + i, _mm256_setzero_ps());
+    _mm256_storeu_ps(odd + i, _mm256_setzero_ps());
     _mm256_storeu_ps(row0 + i, _mm256_add_ps(_mm256_loadu_ps(row0 + i), _mm256_mul_ps(w1, sum)));
     _mm256_storeu_ps(row1 + i, _mm256_add_ps(_mm256_loadu_ps(row1 + i), _mm256_mul_ps(w0, sum)));
   }
@@ -304,8 +309,7 @@ __attribute__((target("avx2,fma"))) void AddVotesAvx2(const float* even, const f
 }
 #endif
 
-void AddVotes(const float* even, const float* odd, std::size_t n, float vy1, float vy0, float* row0, float* row1,
-              bool avx2) {
+void AddVotes(float* even, float* odd, std::size_t n, float vy1, float vy0, float* row0, float* row1, bool avx2) {
 #if TAKEBACK_FHOG_X86
   if (avx2) {
     AddVotesAvx2(even, odd, n, vy1, vy0, row0, row1);
@@ -402,7 +406,6 @@ bool ExtractFeatures(const PlanarImage& img, int cell, int filter_rows, int filt
     // wait on each other's stores; the sum, weighted along y, then goes to
     // the histogram rows iyp + 1 and iyp + 2. (dlib adds each vote straight
     // into the histogram: the same sums in another order.)
-    std::fill(votes.begin(), votes.end(), 0.0F);
     for (int x = 1; x < visible_nc; ++x) {
       const std::size_t xi = static_cast<std::size_t>(x);
       const float v = length[xi];
@@ -822,10 +825,15 @@ std::vector<Detection> Detect(const Model& model, const PlanarImage& image, int 
       const Filter& filter = model.filters[k];
       const float* response = responses.data() + k * response_size;
       const double thresh = filter.bias + adjust_threshold;
+      // dlib compares the float response with the double threshold; the
+      // smallest float at or above it gives the same answers in float.
+      float fthresh = static_cast<float>(thresh);
+      if (static_cast<double>(fthresh) < thresh)
+        fthresh = std::nextafter(fthresh, std::numeric_limits<float>::infinity());
       for (int r = 0; r < out_rows; ++r) {
         const float* row = response + static_cast<std::size_t>(r) * feats.stride;
         for (int c = 0; c < out_cols; ++c) {
-          if (static_cast<double>(row[c]) < thresh) continue;
+          if (row[c] < fthresh) continue;
           // dlib: centered_rect(point(c, r), fc, fr) in feature coordinates
           // (its saliency image is offset by half a filter), fhog_to_image,
           // then rect_up to level 0, rounded.
