@@ -126,8 +126,14 @@ std::string Capture(const std::string& command) {
   return out;
 }
 
+pid_t g_server = -1;  // stopped by Die(), so that a failed run leaves no server behind
+
 [[noreturn]] void Die(const std::string& message) {
   std::cerr << "scan_signals_bench: " << message << "\n";
+  if (g_server > 0) {
+    ::kill(g_server, SIGTERM);
+    ::waitpid(g_server, nullptr, 0);
+  }
   std::exit(1);
 }
 
@@ -199,6 +205,7 @@ int main(int argc, char** argv) {
     ::_exit(127);
   }
   ::close(out_pipe[1]);
+  g_server = server;
   std::string line;
   int port = 0;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
@@ -217,7 +224,6 @@ int main(int argc, char** argv) {
     line.clear();
   }
   if (port == 0) {
-    ::kill(server, SIGKILL);
     Die("the server did not start (see " + work + "/server.log)");
   }
   const std::string url = "http://127.0.0.1:" + std::to_string(port);
