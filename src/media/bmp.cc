@@ -110,9 +110,13 @@ Result<Image> DecodeBmp(std::span<const std::uint8_t> data, const DecodeOptions&
     }
     for (int i = 0; i < 3; ++i) masks[i] = Le32(m + 4 * i);
   } else if (bpp == 16) {
-    masks[0] = 0x7C00; masks[1] = 0x03E0; masks[2] = 0x001F;
+    masks[0] = 0x7C00;
+    masks[1] = 0x03E0;
+    masks[2] = 0x001F;
   } else if (bpp == 32) {
-    masks[0] = 0x00FF0000; masks[1] = 0x0000FF00; masks[2] = 0x000000FF;
+    masks[0] = 0x00FF0000;
+    masks[1] = 0x0000FF00;
+    masks[2] = 0x000000FF;
   }
 
   // Palette for 1/4/8 bits: B, G, R (, reserved) entries before the pixels.

@@ -24,7 +24,7 @@ std::uint32_t ReadBe32(const std::uint8_t* p) {
 
 bool IsHeifBrand(const std::uint8_t* brand) {
   static constexpr std::string_view kBrands[] = {"heic", "heix", "hevc", "hevx", "heim", "heis",
-                                                  "mif1", "msf1", "avif", "avis", "mif2"};
+                                                 "mif1", "msf1", "avif", "avis", "mif2"};
   for (std::string_view b : kBrands) {
     if (std::memcmp(brand, b.data(), 4) == 0) return true;
   }
@@ -49,8 +49,17 @@ bool IsHeif(std::span<const std::uint8_t> data) {
 bool IsBmp(std::span<const std::uint8_t> data) {
   if (data.size() < 18 || !StartsWith(data, "BM")) return false;
   switch (ReadLe32(data.data() + 14)) {
-    case 12: case 16: case 40: case 52: case 56: case 64: case 108: case 124: return true;
-    default: return false;
+    case 12:
+    case 16:
+    case 40:
+    case 52:
+    case 56:
+    case 64:
+    case 108:
+    case 124:
+      return true;
+    default:
+      return false;
   }
 }
 
@@ -58,13 +67,20 @@ bool IsBmp(std::span<const std::uint8_t> data) {
 
 std::string_view ImageFormatName(ImageFormat format) {
   switch (format) {
-    case ImageFormat::kJpeg: return "jpeg";
-    case ImageFormat::kPng: return "png";
-    case ImageFormat::kWebp: return "webp";
-    case ImageFormat::kGif: return "gif";
-    case ImageFormat::kBmp: return "bmp";
-    case ImageFormat::kHeif: return "heif";
-    case ImageFormat::kUnknown: break;
+    case ImageFormat::kJpeg:
+      return "jpeg";
+    case ImageFormat::kPng:
+      return "png";
+    case ImageFormat::kWebp:
+      return "webp";
+    case ImageFormat::kGif:
+      return "gif";
+    case ImageFormat::kBmp:
+      return "bmp";
+    case ImageFormat::kHeif:
+      return "heif";
+    case ImageFormat::kUnknown:
+      break;
   }
   return "unknown";
 }
@@ -83,13 +99,20 @@ Result<Image> DecodeImage(std::span<const std::uint8_t> data, const DecodeOption
   if (data.empty()) return Unsupported("not an image (empty input)");
   try {
     switch (SniffImageFormat(data)) {
-      case ImageFormat::kJpeg: return internal::DecodeJpeg(data, options);
-      case ImageFormat::kPng: return internal::DecodePng(data, options);
-      case ImageFormat::kWebp: return internal::DecodeWebp(data, options);
-      case ImageFormat::kGif: return internal::DecodeGif(data, options);
-      case ImageFormat::kBmp: return internal::DecodeBmp(data, options);
-      case ImageFormat::kHeif: return internal::DecodeHeif(data, options);
-      case ImageFormat::kUnknown: break;
+      case ImageFormat::kJpeg:
+        return internal::DecodeJpeg(data, options);
+      case ImageFormat::kPng:
+        return internal::DecodePng(data, options);
+      case ImageFormat::kWebp:
+        return internal::DecodeWebp(data, options);
+      case ImageFormat::kGif:
+        return internal::DecodeGif(data, options);
+      case ImageFormat::kBmp:
+        return internal::DecodeBmp(data, options);
+      case ImageFormat::kHeif:
+        return internal::DecodeHeif(data, options);
+      case ImageFormat::kUnknown:
+        break;
     }
   } catch (const std::bad_alloc&) {
     // Sizes are checked against max_pixels first; this is a machine that

@@ -154,8 +154,8 @@ Result<Image> DecodeHeif(std::span<const std::uint8_t> data, const DecodeOptions
   } else {
     // Deeper than 8 bits: libheif's own conversion to 8-bit RGB.
     decoded.reset();
-    error = heif_decode_image(handle.get(), &raw_image, heif_colorspace_RGB, heif_chroma_interleaved_RGB,
-                              decoding.get());
+    error =
+        heif_decode_image(handle.get(), &raw_image, heif_colorspace_RGB, heif_chroma_interleaved_RGB, decoding.get());
     decoded.reset(raw_image);
     if (error.code != heif_error_Ok) return HeifError(error, "image data");
     int stride = 0;

@@ -18,8 +18,7 @@ namespace takeback::media::internal {
 // over max_pixels ("image is 30000x30000 = 900 MP, over the 100 MP limit").
 // Every decoder calls it with the header's dimensions before it allocates
 // any pixel buffer. `format` names the format in messages ("PNG").
-Status CheckDimensions(std::uint64_t width, std::uint64_t height, std::uint64_t max_pixels,
-                       std::string_view format);
+Status CheckDimensions(std::uint64_t width, std::uint64_t height, std::uint64_t max_pixels, std::string_view format);
 
 // Resizes `buffer` to `size` bytes; false instead of throwing when memory
 // runs out. Safe to call from code that libjpeg/libpng may longjmp across.

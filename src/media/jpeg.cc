@@ -30,7 +30,7 @@ constexpr int kMaxProgressiveScans = 1000;
 struct ErrorManager {
   jpeg_error_mgr pub;  // first: libjpeg hands back a pointer to it
   std::jmp_buf jump;
-  bool pixels_done;    // an early end of data after the last row is harmless
+  bool pixels_done;  // an early end of data after the last row is harmless
   bool truncated;
   bool too_many_scans;
   char message[JMSG_LENGTH_MAX];
@@ -257,8 +257,7 @@ Result<Image> DecodeJpeg(std::span<const std::uint8_t> data, const DecodeOptions
       cinfo->out_color_space = JCS_RGB;
       break;
     default:
-      return Unsupported("unsupported JPEG colour space (" + std::to_string(cinfo->num_components) +
-                         " components)");
+      return Unsupported("unsupported JPEG colour space (" + std::to_string(cinfo->num_components) + " components)");
   }
 
   if (options.jpeg_fast_min_side > 0) ChooseFastScale(cinfo, options.jpeg_fast_min_side);

@@ -1,8 +1,6 @@
 // Tests for src/media. Golden checks use ../shared/testdata (skipped with a
 // message when absent); everything else builds its inputs with the same
 // libraries the decoders use, or by hand.
-#include <gtest/gtest.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -15,6 +13,7 @@
 #include <vector>
 
 #include <gif_lib.h>
+#include <gtest/gtest.h>
 #include <jpeglib.h>
 #include <libheif/heif.h>
 #include <png.h>
@@ -33,9 +32,9 @@ using Bytes = std::vector<std::uint8_t>;
 
 std::string ImagesDir() { return std::string(TAKEBACK_TESTDATA_DIR) + "/pdq/images"; }
 
-#define SKIP_WITHOUT_TESTDATA()                                                                       \
-  if (!std::filesystem::is_directory(ImagesDir())) {                                                  \
-    GTEST_SKIP() << "test data not found at " << ImagesDir() << " (set TAKEBACK_TESTDATA_DIR)";       \
+#define SKIP_WITHOUT_TESTDATA()                                                                 \
+  if (!std::filesystem::is_directory(ImagesDir())) {                                            \
+    GTEST_SKIP() << "test data not found at " << ImagesDir() << " (set TAKEBACK_TESTDATA_DIR)"; \
   }
 
 Bytes ReadFile(const std::string& path) {
@@ -274,13 +273,13 @@ Bytes ExifOrientation(int orientation, bool big_endian) {
   b.push_back(big_endian ? 'M' : 'I');
   put16(42);
   put32(8);
-  put16(1);                   // one entry
-  put16(0x0112);              // Orientation
-  put16(3);                   // SHORT
-  put32(1);                   // count
+  put16(1);       // one entry
+  put16(0x0112);  // Orientation
+  put16(3);       // SHORT
+  put32(1);       // count
   put16(static_cast<std::uint32_t>(orientation));
   put16(0);
-  put32(0);                   // no next IFD
+  put32(0);  // no next IFD
   return b;
 }
 
@@ -296,9 +295,18 @@ TEST(SniffTest, RecognisesMagicBytes) {
   EXPECT_EQ(sniff("GIF87a......"), ImageFormat::kGif);
   EXPECT_EQ(sniff(std::string_view("RIFF\x10\0\0\0WEBPVP8 ", 16)), ImageFormat::kWebp);
   EXPECT_EQ(sniff(std::string_view("BM\0\0\0\0\0\0\0\0\0\0\0\0\x28\0\0\0", 18)), ImageFormat::kBmp);
-  EXPECT_EQ(sniff(std::string_view("\0\0\0\x18" "ftypheic\0\0\0\0mif1heic", 24)), ImageFormat::kHeif);
-  EXPECT_EQ(sniff(std::string_view("\0\0\0\x1c" "ftypavif\0\0\0\0avifmif1miaf", 28)), ImageFormat::kHeif);
-  EXPECT_EQ(sniff(std::string_view("\0\0\0\x14" "ftypisom\0\0\0\0mp41", 20)), ImageFormat::kUnknown);
+  EXPECT_EQ(sniff(std::string_view("\0\0\0\x18"
+                                   "ftypheic\0\0\0\0mif1heic",
+                                   24)),
+            ImageFormat::kHeif);
+  EXPECT_EQ(sniff(std::string_view("\0\0\0\x1c"
+                                   "ftypavif\0\0\0\0avifmif1miaf",
+                                   28)),
+            ImageFormat::kHeif);
+  EXPECT_EQ(sniff(std::string_view("\0\0\0\x14"
+                                   "ftypisom\0\0\0\0mp41",
+                                   20)),
+            ImageFormat::kUnknown);
   EXPECT_EQ(sniff("BMW is a car maker and this is text"), ImageFormat::kUnknown);
   EXPECT_EQ(sniff("hello"), ImageFormat::kUnknown);
   EXPECT_EQ(sniff(""), ImageFormat::kUnknown);
@@ -492,14 +500,34 @@ TEST(JpegTest, AllEightOrientations) {
           int sx = x;
           int sy = y;
           switch (o) {
-            case 2: sx = w - 1 - x; break;
-            case 3: sx = w - 1 - x; sy = h - 1 - y; break;
-            case 4: sy = h - 1 - y; break;
-            case 5: sx = y; sy = x; break;
-            case 6: sx = y; sy = h - 1 - x; break;
-            case 7: sx = w - 1 - y; sy = h - 1 - x; break;
-            case 8: sx = w - 1 - y; sy = x; break;
-            default: break;
+            case 2:
+              sx = w - 1 - x;
+              break;
+            case 3:
+              sx = w - 1 - x;
+              sy = h - 1 - y;
+              break;
+            case 4:
+              sy = h - 1 - y;
+              break;
+            case 5:
+              sx = y;
+              sy = x;
+              break;
+            case 6:
+              sx = y;
+              sy = h - 1 - x;
+              break;
+            case 7:
+              sx = w - 1 - y;
+              sy = h - 1 - x;
+              break;
+            case 8:
+              sx = w - 1 - y;
+              sy = x;
+              break;
+            default:
+              break;
           }
           for (int c = 0; c < 3; ++c) {
             ASSERT_EQ(image->pixels[static_cast<std::size_t>((y * image->width + x) * 3 + c)],
@@ -643,9 +671,8 @@ TEST(BmpTest, DepthsAndRowOrder) {
   ASSERT_TRUE(fields.ok()) << fields.status().ToString();
   EXPECT_EQ(fields->pixels, rgb);
   // 16-bit 5-6-5: 31 -> 255, 63 -> 255, 16 -> 132, 32 -> 130 (ImageMagick's bit replication).
-  Result<Image> b565 = Decode(EncodeBmp(2, 1, 16, false, 3, {}, {0xF800, 0x07E0, 0x001F}, [](int x, int) {
-    return x == 0 ? 0xFFFFU : (16U << 11 | 32U << 5 | 16U);
-  }));
+  Result<Image> b565 = Decode(EncodeBmp(2, 1, 16, false, 3, {}, {0xF800, 0x07E0, 0x001F},
+                                        [](int x, int) { return x == 0 ? 0xFFFFU : (16U << 11 | 32U << 5 | 16U); }));
   ASSERT_TRUE(b565.ok());
   EXPECT_EQ(b565->pixels, (Bytes{255, 255, 255, 132, 130, 132}));
   // 8-bit and 4-bit palettes; an index past the palette takes entry 0.
@@ -707,17 +734,21 @@ Bytes OversizePng() {
 }
 
 Bytes OversizeJpeg() {
-  return {0xFF, 0xD8, 0xFF, 0xC0, 0x00, 0x11, 0x08, 0x75, 0x30, 0x75, 0x30, 0x03, 0x01, 0x22, 0x00,
-          0x02, 0x11, 0x01, 0x03, 0x11, 0x01, 0xFF, 0xD9};
+  return {0xFF, 0xD8, 0xFF, 0xC0, 0x00, 0x11, 0x08, 0x75, 0x30, 0x75, 0x30, 0x03,
+          0x01, 0x22, 0x00, 0x02, 0x11, 0x01, 0x03, 0x11, 0x01, 0xFF, 0xD9};
 }
 
 TEST(LimitsTest, OversizeHeadersAreRefusedFast) {
-  Bytes gif = {'G', 'I', 'F', '8', '9', 'a', 0x30, 0x75, 0x30, 0x75, 0x00, 0, 0,
-               ',', 0, 0, 0, 0, 0x30, 0x75, 0x30, 0x75, 0x00, 0x08, 0x02, 0x4C, 0x01, 0x00, ';'};
+  Bytes gif = {'G', 'I', 'F', '8',  '9',  'a',  0x30, 0x75, 0x30, 0x75, 0x00, 0,    0,    ',', 0,
+               0,   0,   0,   0x30, 0x75, 0x30, 0x75, 0x00, 0x08, 0x02, 0x4C, 0x01, 0x00, ';'};
   Bytes bmp = EncodeBmp(1, 1, 24, false, 0, {}, {}, [](int, int) { return 0; });
-  bmp[18] = 0x30; bmp[19] = 0x75; bmp[22] = 0x30; bmp[23] = 0x75;
-  Bytes webp = {'R', 'I', 'F', 'F', 0x1A, 0, 0, 0, 'W', 'E', 'B', 'P', 'V', 'P', '8', 'L', 0x0D, 0, 0, 0,
-                0x2F, 0x2F, 0xF5, 0x4B, 0x1D, 0, 0, 0, 0, 0, 0, 0, 0, 0};  // 30000x30000 lossless header
+  bmp[18] = 0x30;
+  bmp[19] = 0x75;
+  bmp[22] = 0x30;
+  bmp[23] = 0x75;
+  Bytes webp = {
+      'R', 'I', 'F',  'F',  0x1A, 0,    0,    0, 'W', 'E', 'B', 'P', 'V', 'P', '8', 'L', 0x0D, 0,
+      0,   0,   0x2F, 0x2F, 0xF5, 0x4B, 0x1D, 0, 0,   0,   0,   0,   0,   0,   0,   0};  // 30000x30000 lossless header
   const auto start = std::chrono::steady_clock::now();
   for (const Bytes* input : {&gif, &bmp, &webp}) {
     Result<Image> image = Decode(*input);

@@ -20,8 +20,7 @@ std::string FormatMegapixels(std::uint64_t pixels) {
 
 }  // namespace
 
-Status CheckDimensions(std::uint64_t width, std::uint64_t height, std::uint64_t max_pixels,
-                       std::string_view format) {
+Status CheckDimensions(std::uint64_t width, std::uint64_t height, std::uint64_t max_pixels, std::string_view format) {
   if (width == 0 || height == 0) {
     return Corrupt(std::string(format) + " header gives a zero width or height");
   }
@@ -30,8 +29,8 @@ Status CheckDimensions(std::uint64_t width, std::uint64_t height, std::uint64_t 
   if (width > kMaxSide || height > kMaxSide || width * height > max_pixels) {
     const std::uint64_t pixels = width > kMaxSide || height > kMaxSide ? UINT64_MAX : width * height;
     return TooLarge("image is " + std::to_string(width) + "x" + std::to_string(height) + " = " +
-                    (pixels == UINT64_MAX ? std::string("too many pixels") : FormatMegapixels(pixels)) +
-                    ", over the " + FormatMegapixels(max_pixels) + " limit");
+                    (pixels == UINT64_MAX ? std::string("too many pixels") : FormatMegapixels(pixels)) + ", over the " +
+                    FormatMegapixels(max_pixels) + " limit");
   }
   return Status::Ok();
 }
@@ -75,13 +74,34 @@ Status ApplyOrientation(int orientation, Image* image) {
       std::size_t sx = 0;
       std::size_t sy = 0;
       switch (orientation) {
-        case 2: sx = w - 1 - ox; sy = oy; break;          // mirror left-right
-        case 3: sx = w - 1 - ox; sy = h - 1 - oy; break;  // rotate 180
-        case 4: sx = ox; sy = h - 1 - oy; break;          // mirror top-bottom
-        case 5: sx = oy; sy = ox; break;                  // transpose
-        case 6: sx = oy; sy = h - 1 - ox; break;          // rotate 90 clockwise
-        case 7: sx = w - 1 - oy; sy = h - 1 - ox; break;  // transverse
-        default: sx = w - 1 - oy; sy = ox; break;         // 8: rotate 90 anticlockwise
+        case 2:
+          sx = w - 1 - ox;
+          sy = oy;
+          break;  // mirror left-right
+        case 3:
+          sx = w - 1 - ox;
+          sy = h - 1 - oy;
+          break;  // rotate 180
+        case 4:
+          sx = ox;
+          sy = h - 1 - oy;
+          break;  // mirror top-bottom
+        case 5:
+          sx = oy;
+          sy = ox;
+          break;  // transpose
+        case 6:
+          sx = oy;
+          sy = h - 1 - ox;
+          break;  // rotate 90 clockwise
+        case 7:
+          sx = w - 1 - oy;
+          sy = h - 1 - ox;
+          break;  // transverse
+        default:
+          sx = w - 1 - oy;
+          sy = ox;
+          break;  // 8: rotate 90 anticlockwise
       }
       const std::uint8_t* src = image->pixels.data() + (sy * w + sx) * c;
       std::uint8_t* dst = out.data() + (oy * out_w + ox) * c;

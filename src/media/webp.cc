@@ -11,10 +11,14 @@ namespace {
 
 Status WebpError(VP8StatusCode code, std::string_view what) {
   switch (code) {
-    case VP8_STATUS_NOT_ENOUGH_DATA: return Corrupt("truncated WebP data");
-    case VP8_STATUS_OUT_OF_MEMORY: return TooLarge("out of memory decoding the WebP");
-    case VP8_STATUS_UNSUPPORTED_FEATURE: return Unsupported("unsupported WebP feature in the " + std::string(what));
-    default: return Corrupt("corrupt WebP " + std::string(what) + " (libwebp status " + std::to_string(code) + ")");
+    case VP8_STATUS_NOT_ENOUGH_DATA:
+      return Corrupt("truncated WebP data");
+    case VP8_STATUS_OUT_OF_MEMORY:
+      return TooLarge("out of memory decoding the WebP");
+    case VP8_STATUS_UNSUPPORTED_FEATURE:
+      return Unsupported("unsupported WebP feature in the " + std::string(what));
+    default:
+      return Corrupt("corrupt WebP " + std::string(what) + " (libwebp status " + std::to_string(code) + ")");
   }
 }
 
