@@ -111,11 +111,20 @@ std::vector<float> RandomDirection(std::mt19937& rng, double length) {
   return out;
 }
 
-Data MakeClustered(std::size_t n, std::size_t nq, std::uint32_t seed) {
+// Descriptors clustered by identity: a common mean, one centre per person at
+// a random distance from it, ten photos per person spread around the centre;
+// half the queries are new photos of stored people, half of strangers.
+struct ClusterShape {
+  double spread_min, spread_max;          // photo offset from its person's centre
+  double centre_len_min, centre_len_max;  // person's centre offset from the mean
+  double mean_len;                        // the common mean's length
+};
+
+Data MakeIdentityClusters(std::size_t n, std::size_t nq, std::uint32_t seed, const ClusterShape& shape) {
   std::mt19937 rng(seed);
-  std::uniform_real_distribution<double> spread(0.30, 0.45);
-  std::uniform_real_distribution<double> centre_len(0.62, 0.72);  // centres 0.88-1.02 apart, descriptors ~0.8-1.1
-  const std::vector<float> mean = RandomDirection(rng, 0.3);
+  std::uniform_real_distribution<double> spread(shape.spread_min, shape.spread_max);
+  std::uniform_real_distribution<double> centre_len(shape.centre_len_min, shape.centre_len_max);
+  const std::vector<float> mean = RandomDirection(rng, shape.mean_len);
   auto new_centre = [&] {
     std::vector<float> c = RandomDirection(rng, centre_len(rng));
     for (int i = 0; i < kDim; ++i) c[static_cast<std::size_t>(i)] += mean[static_cast<std::size_t>(i)];
@@ -138,31 +147,13 @@ Data MakeClustered(std::size_t n, std::size_t nq, std::uint32_t seed) {
   return d;
 }
 
+// Centres 0.88-1.02 apart, descriptors ~0.8-1.1 long.
+Data MakeClustered(std::size_t n, std::size_t nq, std::uint32_t seed) {
+  return MakeIdentityClusters(n, nq, seed, {0.30, 0.45, 0.62, 0.72, 0.3});
+}
+
 Data MakeDlibScale(std::size_t n, std::size_t nq, std::uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<double> spread(0.20, 0.38);
-  std::uniform_real_distribution<double> centre_len(0.35, 0.60);
-  const std::vector<float> mean = RandomDirection(rng, 1.33);
-  auto new_centre = [&] {
-    std::vector<float> c = RandomDirection(rng, centre_len(rng));
-    for (int i = 0; i < kDim; ++i) c[static_cast<std::size_t>(i)] += mean[static_cast<std::size_t>(i)];
-    return c;
-  };
-  auto photo_of = [&](const std::vector<float>& c, std::vector<float>* out) {
-    const std::vector<float> off = RandomDirection(rng, spread(rng));
-    for (int i = 0; i < kDim; ++i) out->push_back(c[static_cast<std::size_t>(i)] + off[static_cast<std::size_t>(i)]);
-  };
-  Data d;
-  d.stored.reserve(n * kDim);
-  std::vector<std::vector<float>> some;
-  while (d.stored.size() < n * kDim) {
-    const std::vector<float> c = new_centre();
-    if (some.size() < nq / 2) some.push_back(c);
-    for (int k = 0; k < 10 && d.stored.size() < n * kDim; ++k) photo_of(c, &d.stored);
-  }
-  for (std::size_t q = 0; q < nq; ++q)
-    photo_of(q % 2 == 0 && q / 2 < some.size() ? some[q / 2] : new_centre(), &d.queries);
-  return d;
+  return MakeIdentityClusters(n, nq, seed, {0.20, 0.38, 0.35, 0.60, 1.33});
 }
 
 Data MakeData(std::size_t n, std::size_t nq, std::uint32_t seed) {
