@@ -202,18 +202,6 @@ fhog::PlanarImage ToPlanar(const RgbImage& img) {
 
 dlib::rectangle ToDlibRect(const fhog::Rect& r) { return dlib::rectangle(r.left, r.top, r.right, r.bottom); }
 
-// Takeback's detector (src/face/fhog.h) on the image upscaled 2x, boxes in
-// `img`'s coordinates (halved as the dlib pass halves them).
-std::vector<Found> DetectUpscaledOwn(const fhog::PlanarImage& img, double adjust_threshold) {
-  const fhog::PlanarImage up = fhog::Resize(img, img.width * 2, img.height * 2);
-  std::vector<Found> found;
-  for (const fhog::Detection& d :
-       fhog::Detect(fhog::FrontalFaceModel(), up, static_cast<int>(kUpscaledLevels), adjust_threshold)) {
-    found.push_back({dlib::rectangle(d.rect.left / 2, d.rect.top / 2, d.rect.right / 2, d.rect.bottom / 2), d.score});
-  }
-  return found;
-}
-
 // Two detectors, one per pass: a dlib detector keeps per-call state, so the
 // passes cannot share one when they run on two threads.
 struct Detectors {
@@ -254,28 +242,26 @@ std::vector<Found> DetectIn(const Detectors& detectors, const RgbImage& img, con
   return MergePasses(std::move(all));
 }
 
-// The same with Takeback's detector.
+// The same with Takeback's detector: both passes' pyramid levels shared out
+// between two threads when allowed.
 std::vector<Found> DetectInOwn(const RgbImage& img, const DetectOptions& options) {
   const std::int64_t up_pixels = 4 * static_cast<std::int64_t>(img.nr()) * img.nc();
   const bool upscale = options.max_upscaled_pixels > 0 && up_pixels <= options.max_upscaled_pixels;
   const fhog::PlanarImage planar = ToPlanar(img);
-  std::future<std::vector<Found>> upscaled;
-  if (upscale && options.parallel_passes && std::thread::hardware_concurrency() > 1) {
-    try {
-      upscaled = std::async(std::launch::async, DetectUpscaledOwn, std::cref(planar), options.adjust_threshold);
-    } catch (const std::system_error&) {
-      // No thread to be had: the pass runs on this one below.
-    }
-  }
-  std::vector<Found> all;
-  for (const fhog::Detection& d :
-       fhog::Detect(fhog::FrontalFaceModel(), planar, kAllLevels, options.adjust_threshold)) {
-    all.push_back({ToDlibRect(d.rect), d.score});
-  }
+  std::vector<fhog::Pass> passes = {{.image = &planar, .upscale_2x = false, .max_levels = kAllLevels}};
   if (upscale) {
-    const std::vector<Found> up =
-        upscaled.valid() ? upscaled.get() : DetectUpscaledOwn(planar, options.adjust_threshold);
-    all.insert(all.end(), up.begin(), up.end());
+    passes.push_back({.image = &planar, .upscale_2x = true, .max_levels = static_cast<int>(kUpscaledLevels)});
+  }
+  const int threads = options.parallel_passes && std::thread::hardware_concurrency() > 1 ? 2 : 1;
+  const std::vector<std::vector<fhog::Detection>> found =
+      fhog::DetectPasses(fhog::FrontalFaceModel(), passes, options.adjust_threshold, threads);
+  std::vector<Found> all;
+  for (const fhog::Detection& d : found[0]) all.push_back({ToDlibRect(d.rect), d.score});
+  if (upscale) {
+    // Boxes in the input's coordinates, halved as the dlib pass halves them.
+    for (const fhog::Detection& d : found[1]) {
+      all.push_back({dlib::rectangle(d.rect.left / 2, d.rect.top / 2, d.rect.right / 2, d.rect.bottom / 2), d.score});
+    }
   }
   return MergePasses(std::move(all));
 }

@@ -86,9 +86,10 @@ struct DetectOptions {
   // Also detect on the image upscaled 2x, for faces under ~80 px, when the
   // upscaled image has at most this many pixels. 0 disables the pass.
   std::int64_t max_upscaled_pixels = 4'000'000;
-  // Run the native and the upscaled pass on two threads when the machine
-  // has more than one core: the same faces in less wall time, the same CPU
-  // time. Turn off when the caller already keeps every core busy.
+  // Share the pyramid levels of the native and the upscaled pass out between
+  // two threads when the machine has more than one core: the same faces in
+  // less wall time, about the same CPU time. Turn off when the caller
+  // already keeps every core busy.
   bool parallel_passes = true;
   // When nothing is found upright, also try the image rotated by 90, 180 and
   // 270 degrees (the first rotation with a face wins), at native scale only.

@@ -10,7 +10,10 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
 #include <limits>
+#include <system_error>
+#include <thread>
 #include <utility>
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -786,85 +789,223 @@ PlanarImage Resize(const PlanarImage& in, int out_width, int out_height) {
   return out;
 }
 
-std::vector<Detection> Detect(const Model& model, const PlanarImage& image, int max_levels, double adjust_threshold,
-                              Stats* stats) {
-  std::vector<Detection> found;
-  if (image.width <= 0 || image.height <= 0 || model.filters.empty() || max_levels <= 0 || model.cell_size <= 0 ||
-      model.filter_rows <= 0 || model.filter_cols <= 0) {
-    return found;
-  }
-  const bool avx2 = UsingAvx2();
-  const int levels = PyramidLevels(model, image.width, image.height, max_levels);
-  const int fr = model.filter_rows;
-  const int fc = model.filter_cols;
-  std::vector<std::vector<Detection>> per_filter(model.filters.size());
-  PlanarImage level_image;
+namespace {
+
+// One pyramid level's work: features, filters, and the windows at or above
+// each detector's threshold (per detector, in scan order).
+struct LevelJob {
+  int pass = 0;
+  int level = 0;
+  const PlanarImage* image = nullptr;
+  std::int64_t cost = 0;                      // pixels, for the order of the work
+  std::vector<std::vector<Detection>> found;  // per detector
+  Stats stats;
+};
+
+// Per-thread buffers, reused across the levels a thread runs.
+struct Worker {
   FeatureMap feats;
-  const std::vector<PlaneBank> banks = MakeBanks(model);
   std::vector<float> ring;
   std::vector<float> responses;
-  for (int level = 0; level < levels; ++level) {
-    if (level > 0) {
-      const PlanarImage& prev = level == 1 ? image : level_image;
-      PlanarImage next = Resize(prev, (5 * prev.width) / 6, (5 * prev.height) / 6);
-      level_image = std::move(next);
-    }
-    const PlanarImage& img = level == 0 ? image : level_image;
-    if (stats != nullptr) {
-      stats->levels += 1;
-      stats->pixels += static_cast<std::int64_t>(img.width) * img.height;
-    }
-    if (!ExtractFeatures(img, model.cell_size, fr, fc, avx2, feats)) continue;
-    const int out_rows = feats.rows - fr + 1;
-    const int out_cols = feats.cols - fc + 1;
-    if (out_rows <= 0 || out_cols <= 0) continue;
-    if (stats != nullptr) stats->cells += static_cast<std::int64_t>(out_rows) * out_cols;
-    ApplyFilters(feats, banks, static_cast<int>(model.filters.size()), fr, fc, avx2, ring, responses);
-    const std::size_t response_size = static_cast<std::size_t>(out_rows) * feats.stride;
-    for (std::size_t k = 0; k < model.filters.size(); ++k) {
-      const Filter& filter = model.filters[k];
-      const float* response = responses.data() + k * response_size;
-      const double thresh = filter.bias + adjust_threshold;
-      // dlib compares the float response with the double threshold; the
-      // smallest float at or above it gives the same answers in float.
-      float fthresh = static_cast<float>(thresh);
-      if (static_cast<double>(fthresh) < thresh)
-        fthresh = std::nextafter(fthresh, std::numeric_limits<float>::infinity());
-      for (int r = 0; r < out_rows; ++r) {
-        const float* row = response + static_cast<std::size_t>(r) * feats.stride;
-        for (int c = 0; c < out_cols; ++c) {
-          if (row[c] < fthresh) continue;
-          // dlib: centered_rect(point(c, r), fc, fr) in feature coordinates
-          // (its saliency image is offset by half a filter), fhog_to_image,
-          // then rect_up to level 0, rounded.
-          const long sc = c + fc / 2;
-          const long sr = r + fr / 2;
-          const long left = sc - fc / 2;
-          const long top = sr - fr / 2;
-          const long right = left + fc - 1;
-          const long bottom = top + fr - 1;
-          Detection d;
-          d.rect.left = RoundHalfUp(PointUp(static_cast<double>(FhogToImage(left, model.cell_size, fc)), level));
-          d.rect.top = RoundHalfUp(PointUp(static_cast<double>(FhogToImage(top, model.cell_size, fr)), level));
-          d.rect.right = RoundHalfUp(PointUp(static_cast<double>(FhogToImage(right, model.cell_size, fc)), level));
-          d.rect.bottom = RoundHalfUp(PointUp(static_cast<double>(FhogToImage(bottom, model.cell_size, fr)), level));
-          d.score = static_cast<double>(row[c]) - filter.bias;
-          d.filter = static_cast<int>(k);
-          per_filter[k].push_back(d);
-        }
+};
+
+void RunLevel(const Model& model, const std::vector<PlaneBank>& banks, double adjust_threshold, bool avx2, Worker& w,
+              LevelJob& job) {
+  const int fr = model.filter_rows;
+  const int fc = model.filter_cols;
+  const PlanarImage& img = *job.image;
+  job.found.assign(model.filters.size(), {});
+  job.stats.levels = 1;
+  job.stats.pixels = static_cast<std::int64_t>(img.width) * img.height;
+  FeatureMap& feats = w.feats;
+  if (!ExtractFeatures(img, model.cell_size, fr, fc, avx2, feats)) return;
+  const int out_rows = feats.rows - fr + 1;
+  const int out_cols = feats.cols - fc + 1;
+  if (out_rows <= 0 || out_cols <= 0) return;
+  job.stats.cells = static_cast<std::int64_t>(out_rows) * out_cols;
+  ApplyFilters(feats, banks, static_cast<int>(model.filters.size()), fr, fc, avx2, w.ring, w.responses);
+  const std::size_t response_size = static_cast<std::size_t>(out_rows) * feats.stride;
+  for (std::size_t k = 0; k < model.filters.size(); ++k) {
+    const Filter& filter = model.filters[k];
+    const float* response = w.responses.data() + k * response_size;
+    const double thresh = filter.bias + adjust_threshold;
+    // dlib compares the float response with the double threshold; the
+    // smallest float at or above it gives the same answers in float.
+    float fthresh = static_cast<float>(thresh);
+    if (static_cast<double>(fthresh) < thresh)
+      fthresh = std::nextafter(fthresh, std::numeric_limits<float>::infinity());
+    for (int r = 0; r < out_rows; ++r) {
+      const float* row = response + static_cast<std::size_t>(r) * feats.stride;
+      for (int c = 0; c < out_cols; ++c) {
+        if (row[c] < fthresh) continue;
+        // dlib: centered_rect(point(c, r), fc, fr) in feature coordinates
+        // (its saliency image is offset by half a filter), fhog_to_image,
+        // then rect_up to level 0, rounded.
+        const long sc = c + fc / 2;
+        const long sr = r + fr / 2;
+        const long left = sc - fc / 2;
+        const long top = sr - fr / 2;
+        const long right = left + fc - 1;
+        const long bottom = top + fr - 1;
+        const int level = job.level;
+        Detection d;
+        d.rect.left = RoundHalfUp(PointUp(static_cast<double>(FhogToImage(left, model.cell_size, fc)), level));
+        d.rect.top = RoundHalfUp(PointUp(static_cast<double>(FhogToImage(top, model.cell_size, fr)), level));
+        d.rect.right = RoundHalfUp(PointUp(static_cast<double>(FhogToImage(right, model.cell_size, fc)), level));
+        d.rect.bottom = RoundHalfUp(PointUp(static_cast<double>(FhogToImage(bottom, model.cell_size, fr)), level));
+        d.score = static_cast<double>(row[c]) - filter.bias;
+        d.filter = static_cast<int>(k);
+        job.found[k].push_back(d);
       }
     }
   }
-  std::vector<Detection> all;
-  for (const auto& dets : per_filter) all.insert(all.end(), dets.begin(), dets.end());
-  std::stable_sort(all.begin(), all.end(), [](const Detection& a, const Detection& b) { return a.score > b.score; });
-  for (const Detection& d : all) {
-    const bool suppressed = std::any_of(found.begin(), found.end(), [&](const Detection& k) {
-      return Overlaps(k.rect, d.rect, model.iou_thresh, model.percent_covered_thresh);
-    });
-    if (!suppressed) found.push_back(d);
+}
+
+// One pass's pyramid: level 0 is the pass's image (or its 2x upscale),
+// level i + 1 is (5/6) of level i.
+void BuildPyramid(const Model& model, const Pass& pass, PlanarImage& upscaled, std::vector<PlanarImage>& resized,
+                  std::vector<const PlanarImage*>& levels) {
+  const PlanarImage* base = pass.image;
+  if (pass.upscale_2x) {
+    upscaled = Resize(*pass.image, pass.image->width * 2, pass.image->height * 2);
+    base = &upscaled;
   }
-  return found;
+  if (base->width <= 0 || base->height <= 0) return;
+  const int n = PyramidLevels(model, base->width, base->height, pass.max_levels);
+  resized.resize(static_cast<std::size_t>(std::max(n - 1, 0)));
+  levels.push_back(base);
+  for (int level = 1; level < n; ++level) {
+    const PlanarImage& prev = *levels.back();
+    resized[static_cast<std::size_t>(level - 1)] = Resize(prev, (5 * prev.width) / 6, (5 * prev.height) / 6);
+    levels.push_back(&resized[static_cast<std::size_t>(level - 1)]);
+  }
+}
+
+}  // namespace
+
+std::vector<std::vector<Detection>> DetectPasses(const Model& model, const std::vector<Pass>& passes,
+                                                 double adjust_threshold, int threads, Stats* stats) {
+  std::vector<std::vector<Detection>> result(passes.size());
+  if (model.filters.empty() || model.cell_size <= 0 || model.filter_rows <= 0 || model.filter_cols <= 0) {
+    return result;
+  }
+  const bool avx2 = UsingAvx2();
+  const bool two = threads > 1;
+  // The pyramids: with two threads, the first pass's on a second thread.
+  const std::size_t np = passes.size();
+  std::vector<PlanarImage> upscaled(np);
+  std::vector<std::vector<PlanarImage>> resized(np);
+  std::vector<std::vector<const PlanarImage*>> levels(np);
+  const auto build = [&](std::size_t i) {
+    const Pass& p = passes[i];
+    if (p.image == nullptr || p.image->width <= 0 || p.image->height <= 0 || p.max_levels <= 0) return;
+    BuildPyramid(model, p, upscaled[i], resized[i], levels[i]);
+  };
+  // Runs fn(0) on a second thread and fn(1..n-1) here; all on this thread
+  // when no thread can be had.
+  const auto split = [&](auto&& first, auto&& rest) {
+    std::thread helper;
+    std::exception_ptr error;
+    if (two) {
+      try {
+        helper = std::thread([&] {
+          try {
+            first();
+          } catch (...) {
+            error = std::current_exception();
+          }
+        });
+      } catch (const std::system_error&) {
+        // No thread to be had: all of the work runs here.
+      }
+    }
+    if (!helper.joinable()) first();
+    std::exception_ptr own;
+    try {
+      rest();
+    } catch (...) {
+      own = std::current_exception();
+    }
+    if (helper.joinable()) helper.join();
+    if (own) std::rethrow_exception(own);
+    if (error) std::rethrow_exception(error);
+  };
+  if (np >= 2) {
+    split([&] { build(0); },
+          [&] {
+            for (std::size_t i = 1; i < np; ++i) build(i);
+          });
+  } else if (np == 1) {
+    build(0);
+  }
+
+  // Every level of every pass, the largest first, taken in turn by the
+  // threads.
+  std::vector<LevelJob> jobs;
+  for (std::size_t i = 0; i < np; ++i) {
+    for (std::size_t l = 0; l < levels[i].size(); ++l) {
+      LevelJob job;
+      job.pass = static_cast<int>(i);
+      job.level = static_cast<int>(l);
+      job.image = levels[i][l];
+      job.cost = static_cast<std::int64_t>(job.image->width) * job.image->height;
+      jobs.push_back(std::move(job));
+    }
+  }
+  std::vector<std::size_t> order(jobs.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(),
+                   [&](std::size_t a, std::size_t b) { return jobs[a].cost > jobs[b].cost; });
+  const std::vector<PlaneBank> banks = MakeBanks(model);
+  std::atomic<std::size_t> next{0};
+  const auto work = [&] {
+    Worker w;
+    for (std::size_t i = next.fetch_add(1); i < order.size(); i = next.fetch_add(1)) {
+      RunLevel(model, banks, adjust_threshold, avx2, w, jobs[order[i]]);
+    }
+  };
+  if (two && jobs.size() > 1) {
+    split(work, work);
+  } else {
+    work();
+  }
+
+  // Per pass: every detector's windows, level by level (dlib's order), the
+  // highest score first, then dlib's greedy non-max suppression.
+  for (std::size_t i = 0; i < np; ++i) {
+    std::vector<Detection> all;
+    for (std::size_t k = 0; k < model.filters.size(); ++k) {
+      for (const LevelJob& job : jobs) {
+        if (job.pass == static_cast<int>(i) && k < job.found.size()) {
+          all.insert(all.end(), job.found[k].begin(), job.found[k].end());
+        }
+      }
+    }
+    std::stable_sort(all.begin(), all.end(), [](const Detection& a, const Detection& b) { return a.score > b.score; });
+    std::vector<Detection>& found = result[i];
+    for (const Detection& d : all) {
+      const bool suppressed = std::any_of(found.begin(), found.end(), [&](const Detection& k) {
+        return Overlaps(k.rect, d.rect, model.iou_thresh, model.percent_covered_thresh);
+      });
+      if (!suppressed) found.push_back(d);
+    }
+  }
+  if (stats != nullptr) {
+    for (const LevelJob& job : jobs) {
+      stats->levels += job.stats.levels;
+      stats->pixels += job.stats.pixels;
+      stats->cells += job.stats.cells;
+    }
+  }
+  return result;
+}
+
+std::vector<Detection> Detect(const Model& model, const PlanarImage& image, int max_levels, double adjust_threshold,
+                              Stats* stats) {
+  if (image.width <= 0 || image.height <= 0 || max_levels <= 0) return {};
+  std::vector<std::vector<Detection>> found = DetectPasses(
+      model, {Pass{.image = &image, .upscale_2x = false, .max_levels = max_levels}}, adjust_threshold, 1, stats);
+  return std::move(found.front());
 }
 
 }  // namespace takeback::face::fhog

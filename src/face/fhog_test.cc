@@ -110,6 +110,49 @@ TEST(FhogDetect, DegenerateImagesFindNothing) {
   EXPECT_TRUE(fhog::Detect(model, empty, 1000, 0.0).empty());
 }
 
+// Two threads share out the levels of both passes: exactly the detections
+// and the work of one thread, and each pass as Detect alone finds it.
+TEST(FhogDetect, TwoThreadsFindWhatOneFinds) {
+  if (!fs::is_directory(kFaceDir)) GTEST_SKIP() << "test data not found at " << kFaceDir;
+  Result<media::Image> image = Load("2008_001322.jpg");
+  ASSERT_TRUE(image.ok());
+  const fhog::PlanarImage planar = fhog::ToPlanar(image->pixels.data(), image->width, image->height, image->channels);
+  const fhog::Model& model = fhog::FrontalFaceModel();
+  const std::vector<fhog::Pass> passes = {{.image = &planar, .upscale_2x = false, .max_levels = 1000},
+                                          {.image = &planar, .upscale_2x = true, .max_levels = 4}};
+  fhog::Stats one_stats;
+  fhog::Stats two_stats;
+  const auto one = fhog::DetectPasses(model, passes, -0.5, 1, &one_stats);
+  const auto two = fhog::DetectPasses(model, passes, -0.5, 2, &two_stats);
+  ASSERT_EQ(one.size(), 2U);
+  ASSERT_EQ(two.size(), 2U);
+  EXPECT_EQ(one_stats.levels, two_stats.levels);
+  EXPECT_EQ(one_stats.pixels, two_stats.pixels);
+  EXPECT_EQ(one_stats.cells, two_stats.cells);
+  // 4 upscaled levels plus the native pyramid; the upscaled level 0 has 4x the pixels.
+  EXPECT_GT(one_stats.levels, 4);
+  EXPECT_GT(one_stats.pixels, 5LL * image->width * image->height);
+  const fhog::PlanarImage up = fhog::Resize(planar, 2 * planar.width, 2 * planar.height);
+  const std::vector<fhog::Detection> alone[2] = {fhog::Detect(model, planar, 1000, -0.5),
+                                                 fhog::Detect(model, up, 4, -0.5)};
+  EXPECT_GE(alone[0].size(), 3U);  // its three faces at least
+  EXPECT_GE(alone[1].size(), 1U);
+  for (std::size_t p = 0; p < 2; ++p) {
+    ASSERT_EQ(one[p].size(), two[p].size()) << "pass " << p;
+    ASSERT_EQ(one[p].size(), alone[p].size()) << "pass " << p;
+    for (std::size_t i = 0; i < one[p].size(); ++i) {
+      for (const auto* other : {&two[p][i], &alone[p][i]}) {
+        EXPECT_EQ(one[p][i].rect.left, other->rect.left);
+        EXPECT_EQ(one[p][i].rect.top, other->rect.top);
+        EXPECT_EQ(one[p][i].rect.right, other->rect.right);
+        EXPECT_EQ(one[p][i].rect.bottom, other->rect.bottom);
+        EXPECT_EQ(one[p][i].score, other->score);
+        EXPECT_EQ(one[p][i].filter, other->filter);
+      }
+    }
+  }
+}
+
 TEST(FhogDetect, GreyAndRgbGiveTheSameOnGreyPixels) {
   std::vector<std::uint8_t> grey(200 * 150);
   for (std::size_t i = 0; i < grey.size(); ++i) grey[i] = static_cast<std::uint8_t>((i * 31 + i / 200 * 17) % 256);
