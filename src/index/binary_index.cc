@@ -58,6 +58,9 @@ Result<std::unique_ptr<BinaryIndex>> MakeBinaryIndex(std::string_view descriptio
   }
   if (kind == "Flat") {
     options.kind = internal::Kind::kFlat;
+  } else if (kind == "MIHS") {
+    options.kind = internal::Kind::kMih;
+    options.sketch = true;
   } else if (kind.substr(0, 3) == "MIH") {
     options.kind = internal::Kind::kMih;
     const std::string_view digits = kind.substr(3);
@@ -72,7 +75,7 @@ Result<std::unique_ptr<BinaryIndex>> MakeBinaryIndex(std::string_view descriptio
       options.chunks = chunks;
     }
   } else {
-    return InvalidArgument("unknown index description \"" + std::string(description) + "\" (Flat, MIH, MIH<m>)");
+    return InvalidArgument("unknown index description \"" + std::string(description) + "\" (Flat, MIH, MIH<m>, MIHS)");
   }
   return std::unique_ptr<BinaryIndex>(std::make_unique<internal::SnapshotIndex>(options));
 }

@@ -21,18 +21,32 @@ namespace {
 using hash::PdqHash;
 
 constexpr std::array<char, 8> kMagic = {'T', 'B', 'K', 'I', 'N', 'D', 'E', 'X'};
-constexpr std::uint32_t kVersion = 2;
+// Version 3 added sketch tables (flag kFlagSketchTables); version 2 files,
+// which never have them, are read as before.
+constexpr std::uint32_t kVersion = 3;
+constexpr std::uint32_t kOldestReadable = 2;
 constexpr std::size_t kFixedHeader = 48;
 constexpr std::size_t kSectionEntry = 32;
 constexpr std::size_t kAlign = 4096;
 
-enum SectionType : std::uint32_t { kHashes = 1, kIds = 2, kLines = 3, kOverflow = 4 };
+enum SectionType : std::uint32_t {
+  kHashes = 1,
+  kIds = 2,
+  kLines = 3,
+  kOverflow = 4,
+  kSketchOffsets = 5,
+  kSketches = 6,
+  kSketchPositions = 7
+};
 enum FileKind : std::uint32_t { kFileFlat = 1, kFileMih = 2 };
 constexpr std::uint32_t kFlagAutoChunks = 1;
+constexpr std::uint32_t kFlagSketchOption = 2;  // built as "MIHS"
+constexpr std::uint32_t kFlagSketchTables = 4;  // sketch sections instead of lines/overflow
+constexpr std::uint32_t kKnownFlags = kFlagAutoChunks | kFlagSketchOption | kFlagSketchTables;
 
 struct Section {
   std::uint32_t type = 0;
-  std::uint32_t param = 0;  // lines: chunk | group bits << 16; overflow: chunk
+  std::uint32_t param = 0;  // lines: chunk | group bits << 16; overflow and sketch sections: chunk
   std::uint64_t offset = 0;
   std::uint64_t bytes = 0;
   std::uint64_t checksum = 0;
@@ -104,11 +118,20 @@ class Fd {
 
 }  // namespace
 
-Status WriteIndexFile(const Base& base, Kind kind, int chunks_option, const std::string& path) {
+Status WriteIndexFile(const Base& base, const Options& options, const std::string& path) {
+  const Kind kind = options.kind;
+  const bool sketches = !base.sketches.empty();
   std::vector<Section> sections;
   sections.push_back({kHashes, 0, 0, base.n * sizeof(PdqHash), 0, base.hashes});
   sections.push_back({kIds, 0, 0, base.n * sizeof(std::uint64_t), 0, base.ids});
-  for (std::size_t c = 0; c < base.tables.size(); ++c) {
+  for (std::size_t c = 0; sketches && c < base.sketches.size(); ++c) {
+    const SketchTable& t = base.sketches[c];
+    const auto chunk = static_cast<std::uint32_t>(c);
+    sections.push_back({kSketchOffsets, chunk, 0, (kSketchBuckets + 1) * sizeof(std::uint32_t), 0, t.offsets});
+    sections.push_back({kSketches, chunk, 0, base.n * kSketchWords * sizeof(std::uint32_t), 0, t.sketches});
+    sections.push_back({kSketchPositions, chunk, 0, base.n * sizeof(std::uint32_t), 0, t.positions});
+  }
+  for (std::size_t c = 0; !sketches && c < base.tables.size(); ++c) {
     const ChunkTable& t = base.tables[c];
     sections.push_back({kLines, static_cast<std::uint32_t>(c | (t.group_bits << 16)), 0,
                         (std::size_t{1} << (t.bits - t.group_bits)) * kLineWords * sizeof(std::uint32_t), 0, t.lines});
@@ -131,7 +154,8 @@ Status WriteIndexFile(const Base& base, Kind kind, int chunks_option, const std:
   Put32(&header, kind == Kind::kFlat ? kFileFlat : kFileMih);
   Put32(&header, static_cast<std::uint32_t>(base.tables.size()));
   Put32(&header, static_cast<std::uint32_t>(sections.size()));
-  Put32(&header, chunks_option == 0 ? kFlagAutoChunks : 0);
+  Put32(&header, (options.chunks == 0 ? kFlagAutoChunks : 0) | (options.sketch ? kFlagSketchOption : 0) |
+                     (sketches ? kFlagSketchTables : 0));
   Put64(&header, static_cast<std::uint64_t>(offset));  // file size
   for (const Section& s : sections) {
     Put32(&header, s.type);
@@ -209,6 +233,21 @@ bool TableConsistent(const ChunkTable& t, std::uint64_t n) {
   return total == n;
 }
 
+// Whether the offsets of `t` ascend from 0 to n and every position is < n.
+// (Whether each entry sits in its hash's bucket with its hash's sketch is
+// covered by the checksums only: a wrong one gives wrong answers, never a
+// read out of bounds.)
+bool SketchTableConsistent(const SketchTable& t, std::uint64_t n) {
+  if (t.offsets[0] != 0 || t.offsets[kSketchBuckets] != n) return false;
+  for (std::size_t b = 0; b < kSketchBuckets; ++b) {
+    if (t.offsets[b + 1] < t.offsets[b]) return false;
+  }
+  for (std::uint64_t i = 0; i < n; ++i) {
+    if (t.positions[i] >= n) return false;
+  }
+  return true;
+}
+
 Result<std::unique_ptr<BinaryIndex>> LoadMapped(const unsigned char* data, std::size_t size,
                                                 std::shared_ptr<Region> region, const std::string& path) {
   auto corrupt = [&path](const std::string& what) { return Corrupt("index file " + path + ": " + what); };
@@ -217,8 +256,9 @@ Result<std::unique_ptr<BinaryIndex>> LoadMapped(const unsigned char* data, std::
   }
   if (std::memcmp(data, kMagic.data(), kMagic.size()) != 0) return corrupt("bad magic (not a Takeback index file)");
   const std::uint32_t version = Get32(data + 8);
-  if (version != kVersion) {
-    const std::string reads = " (this build reads version " + std::to_string(kVersion) + ")";
+  if (version < kOldestReadable || version > kVersion) {
+    const std::string reads =
+        " (this build reads versions " + std::to_string(kOldestReadable) + ".." + std::to_string(kVersion) + ")";
     if (version < kVersion) {
       return corrupt("unsupported format version " + std::to_string(version) +
                      ", written by an older Takeback: build the index again from its hashes" + reads);
@@ -232,7 +272,7 @@ Result<std::unique_ptr<BinaryIndex>> LoadMapped(const unsigned char* data, std::
   const std::uint32_t num_sections = Get32(data + 32);
   const std::uint32_t flags = Get32(data + 36);
   const std::uint64_t file_size = Get64(data + 40);
-  if (num_sections > 2 + 2 * kMaxChunks || header_bytes != kFixedHeader + kSectionEntry * num_sections + 8) {
+  if (num_sections > 2 + 3 * kMaxChunks || header_bytes != kFixedHeader + kSectionEntry * num_sections + 8) {
     return corrupt("bad header size");
   }
   if (header_bytes > size) return corrupt("truncated inside the header");
@@ -246,11 +286,19 @@ Result<std::unique_ptr<BinaryIndex>> LoadMapped(const unsigned char* data, std::
   if (kind == kFileFlat ? chunks != 0 : (chunks < kMinChunks || chunks > kMaxChunks)) {
     return corrupt("bad chunk count " + std::to_string(chunks));
   }
-  if (num_sections != 2 + 2 * chunks) return corrupt("wrong number of sections");
+  if ((flags & ~kKnownFlags) != 0 || (version < 3 && (flags & ~kFlagAutoChunks) != 0)) {
+    return corrupt("unknown flags " + std::to_string(flags));
+  }
+  const bool sketches = (flags & kFlagSketchTables) != 0;
+  if (sketches && (kind != kFileMih || chunks != kSketchChunks)) {
+    return corrupt("sketch tables need " + std::to_string(kSketchChunks) + " chunks");
+  }
+  if (num_sections != 2 + (sketches ? 3 : 2) * chunks) return corrupt("wrong number of sections");
 
   auto base = std::make_shared<Base>();
   base->n = n;
   base->tables = chunks > 0 ? ChunkLayout(static_cast<int>(chunks)) : std::vector<ChunkTable>{};
+  if (sketches) base->sketches.assign(kSketchChunks, SketchTable{});
   for (std::uint32_t i = 0; i < num_sections; ++i) {
     const unsigned char* e = data + kFixedHeader + kSectionEntry * i;
     const std::uint32_t type = Get32(e);
@@ -260,8 +308,11 @@ Result<std::unique_ptr<BinaryIndex>> LoadMapped(const unsigned char* data, std::
     const std::uint64_t checksum = Get64(e + 24);
     const std::string name = "section " + std::to_string(i);
     // Sections come in a fixed order: hashes, ids, then lines/overflow per chunk.
-    const std::uint32_t want_type = i == 0 ? kHashes : i == 1 ? kIds : (i % 2 == 0 ? kLines : kOverflow);
-    const std::uint32_t want_chunk = i < 2 ? 0 : (i - 2) / 2;
+    const std::uint32_t want_type = i == 0     ? kHashes
+                                    : i == 1   ? kIds
+                                    : sketches ? kSketchOffsets + (i - 2) % 3
+                                               : (i % 2 == 0 ? kLines : kOverflow);
+    const std::uint32_t want_chunk = i < 2 ? 0 : (i - 2) / (sketches ? 3 : 2);
     const std::uint32_t group_bits = type == kLines ? param >> 16 : 0;
     if (type != want_type || (param & 0xffff) != want_chunk || (type != kLines && param > 0xffff)) {
       return corrupt(name + " has an unexpected type");
@@ -273,6 +324,15 @@ Result<std::unique_ptr<BinaryIndex>> LoadMapped(const unsigned char* data, std::
         break;
       case kIds:
         want_bytes = n * sizeof(std::uint64_t);
+        break;
+      case kSketchOffsets:
+        want_bytes = (kSketchBuckets + 1) * sizeof(std::uint32_t);
+        break;
+      case kSketches:
+        want_bytes = n * kSketchWords * sizeof(std::uint32_t);
+        break;
+      case kSketchPositions:
+        want_bytes = n * sizeof(std::uint32_t);
         break;
       case kLines: {
         ChunkTable& table = base->tables[want_chunk];
@@ -308,6 +368,15 @@ Result<std::unique_ptr<BinaryIndex>> LoadMapped(const unsigned char* data, std::
       case kLines:
         base->tables[want_chunk].lines = reinterpret_cast<const std::uint32_t*>(p);
         break;
+      case kSketchOffsets:
+        base->sketches[want_chunk].offsets = reinterpret_cast<const std::uint32_t*>(p);
+        break;
+      case kSketches:
+        base->sketches[want_chunk].sketches = reinterpret_cast<const std::uint32_t*>(p);
+        break;
+      case kSketchPositions:
+        base->sketches[want_chunk].positions = reinterpret_cast<const std::uint32_t*>(p);
+        break;
       default:
         base->tables[want_chunk].overflow = reinterpret_cast<const std::uint32_t*>(p);
         base->tables[want_chunk].overflow_words = static_cast<std::size_t>(bytes / sizeof(std::uint32_t));
@@ -319,7 +388,12 @@ Result<std::unique_ptr<BinaryIndex>> LoadMapped(const unsigned char* data, std::
   for (std::uint64_t i = 1; i < n; ++i) {
     if (base->ids[i - 1] >= base->ids[i]) return corrupt("ids are not strictly ascending");
   }
-  for (std::size_t c = 0; c < base->tables.size(); ++c) {
+  for (std::size_t c = 0; c < base->sketches.size(); ++c) {
+    if (!SketchTableConsistent(base->sketches[c], n)) {
+      return corrupt("chunk " + std::to_string(c) + " sketch table is inconsistent");
+    }
+  }
+  for (std::size_t c = 0; !sketches && c < base->tables.size(); ++c) {
     if (!TableConsistent(base->tables[c], n)) return corrupt("chunk " + std::to_string(c) + " table is inconsistent");
   }
   PlanProbes(base.get());
@@ -327,6 +401,7 @@ Result<std::unique_ptr<BinaryIndex>> LoadMapped(const unsigned char* data, std::
   Options options;
   options.kind = kind == kFileFlat ? Kind::kFlat : Kind::kMih;
   options.chunks = (flags & kFlagAutoChunks) != 0 || kind == kFileFlat ? 0 : static_cast<int>(chunks);
+  options.sketch = (flags & kFlagSketchOption) != 0;
   return std::unique_ptr<BinaryIndex>(std::make_unique<SnapshotIndex>(options, std::move(base)));
 }
 

@@ -121,7 +121,8 @@ void ExpectSame(const BinaryIndex& index, const BruteForce& ref, const std::vect
   EXPECT_EQ(index.size(), ref.stored().size()) << what;
 }
 
-const char* const kDescriptions[] = {"Flat", "MIH", "MIH16", "MIH20", "MIH32", "MIH,recent=50", "Flat,recent=50"};
+const char* const kDescriptions[] = {"Flat", "MIH",           "MIH16",          "MIH20",         "MIH32",
+                                     "MIHS", "MIH,recent=50", "Flat,recent=50", "MIHS,recent=50"};
 
 class EveryIndex : public ::testing::TestWithParam<const char*> {};
 
@@ -403,6 +404,36 @@ TEST_P(EveryIndex, EqualAndNearEqualHashesOverflowBucketLines) {
   std::filesystem::remove(path);
 }
 
+// "MIH" switches to sketch tables from kSketchMinN hashes (and back below it),
+// with results still exact, through a save and a load.
+TEST(SketchTables, ChosenBySizeAndExact) {
+  std::mt19937_64 rng(23);
+  auto index = Make("MIH");
+  BruteForce ref;
+  Data data = MakeData(70000, 4, rng, 1);
+  ASSERT_TRUE(index->Add(data.ids, data.hashes).ok());
+  for (std::size_t i = 0; i < data.ids.size(); ++i) ref.Add(data.ids[i], data.hashes[i]);
+  ASSERT_TRUE(index->Compact().ok());
+  EXPECT_EQ(index->Describe(), "MIH(chunks=16, sketches)");
+  ExpectSame(*index, ref, {data.centres[0], data.centres[2], RandomHash(rng)}, "sketch tables");
+  const std::string path = ::testing::TempDir() + "index_sketch_" + std::to_string(::getpid()) + ".tbk";
+  ASSERT_TRUE(index->Save(path).ok());
+  {
+    auto loaded = LoadBinaryIndex(path);
+    ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+    EXPECT_EQ((*loaded)->Describe(), "MIH(chunks=16, sketches)");
+    ExpectSame(**loaded, ref, {data.centres[1], data.centres[3]}, "sketch tables, loaded");
+  }
+  std::filesystem::remove(path);
+  // Below the threshold the next compaction goes back to bucket lines.
+  std::vector<std::uint64_t> remove(data.ids.begin(), data.ids.begin() + 10000);
+  ASSERT_TRUE(index->Remove(remove).ok());
+  for (std::uint64_t id : remove) ref.Remove(id);
+  ASSERT_TRUE(index->Compact().ok());
+  EXPECT_EQ(index->Describe().find("sketches"), std::string::npos) << index->Describe();
+  ExpectSame(*index, ref, {data.centres[0]}, "back to bucket lines");
+}
+
 // Writes made while a compaction rebuilds the base in the background neither
 // wait for it nor get lost: the compaction is held after building its new
 // base (before it replays the writes made meanwhile) while this thread adds,
@@ -526,6 +557,7 @@ TEST(Factory, RejectsUnknownDescriptions) {
     EXPECT_EQ(MakeBinaryIndex(bad).status().code(), ErrorCode::kInvalidArgument) << bad;
   }
   EXPECT_EQ(Make("MIH16")->Describe(), "MIH16(chunks=0)");
+  EXPECT_EQ(Make("MIHS")->Describe(), "MIHS(chunks=0)");
   EXPECT_EQ(Make("Flat")->Describe(), "Flat");
 }
 
