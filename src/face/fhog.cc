@@ -220,9 +220,34 @@ inline void GradientPixel(const std::uint8_t* const up[3], const std::uint8_t* c
   *length = std::sqrt(static_cast<float>(len[best]));
 }
 
+// Where each pixel of a row votes: its left vote goes to votes[at[x]]
+// with weight wx1[x], its right vote to votes[at[x] + kOrientations] with
+// wx0[x]; base[x] is at[x] less the orientation (the vote copy and the
+// histogram column).
+struct VoteMap {
+  const int* base;
+  const float* wx1;
+  const float* wx0;
+};
+// A row's gradients as votes: at[x], and the left and right votes'
+// values, for x in [1, end).
+struct RowVotes {
+  int* at;
+  float* left;
+  float* right;
+};
+
 void GradientRowPortable(const std::uint8_t* const up[3], const std::uint8_t* const mid[3],
-                         const std::uint8_t* const down[3], int simd_end, int end, int* orientation, float* length) {
-  for (int x = 1; x < end; ++x) GradientPixel(up, mid, down, x, x < simd_end, &orientation[x], &length[x]);
+                         const std::uint8_t* const down[3], int simd_end, int end, const VoteMap& map,
+                         const RowVotes& out) {
+  for (int x = 1; x < end; ++x) {
+    int o = 0;
+    float len = 0;
+    GradientPixel(up, mid, down, x, x < simd_end, &o, &len);
+    out.at[x] = map.base[x] + o;
+    out.left[x] = map.wx1[x] * len;
+    out.right[x] = map.wx0[x] * len;
+  }
 }
 
 #if TAKEBACK_FHOG_X86
@@ -235,7 +260,7 @@ __attribute__((target("avx2,fma"))) inline __m256i Load8(const std::uint8_t* p) 
 __attribute__((target("avx2,fma"))) void GradientRowAvx2(const std::uint8_t* const up[3],
                                                          const std::uint8_t* const mid[3],
                                                          const std::uint8_t* const down[3], int simd_end, int end,
-                                                         int* orientation, float* length) {
+                                                         const VoteMap& map, const RowVotes& out) {
   int x = 1;
   for (; x < simd_end; x += 8) {
     __m256i gx[3];
@@ -275,20 +300,55 @@ __attribute__((target("avx2,fma"))) void GradientRowAvx2(const std::uint8_t* con
       best_o = _mm256_blendv_ps(best_o, bin, better);
     }
     const __m256i best_oi = _mm256_cvttps_epi32(best_o);
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(orientation + x), best_oi);
-    _mm256_storeu_ps(length + x, _mm256_sqrt_ps(_mm256_cvtepi32_ps(tl)));
+    const __m256 length = _mm256_sqrt_ps(_mm256_cvtepi32_ps(tl));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out.at + x),
+                        _mm256_add_epi32(best_oi, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(map.base + x))));
+    _mm256_storeu_ps(out.left + x, _mm256_mul_ps(_mm256_loadu_ps(map.wx1 + x), length));
+    _mm256_storeu_ps(out.right + x, _mm256_mul_ps(_mm256_loadu_ps(map.wx0 + x), length));
   }
-  for (; x < end; ++x) GradientPixel(up, mid, down, x, false, &orientation[x], &length[x]);
+  for (; x < end; ++x) {
+    int o = 0;
+    float len = 0;
+    GradientPixel(up, mid, down, x, false, &o, &len);
+    out.at[x] = map.base[x] + o;
+    out.left[x] = map.wx1[x] * len;
+    out.right[x] = map.wx0[x] * len;
+  }
 }
 #endif
 
-// A row's votes (two copies) into two histogram rows, weighted along y; the
-// copies are left zeroed for the next row.
-void AddVotesPortable(float* even, float* odd, std::size_t n, float vy1, float vy0, float* row0, float* row1) {
-  for (std::size_t i = 0; i < n; ++i) {
-    const float sum = even[i] + odd[i];
-    even[i] = 0;
-    odd[i] = 0;
+// A row's votes go to kVoteCopies copies of two histogram rows (pixel x to
+// copy x % kVoteCopies), so that nearby pixels voting into the same bin do
+// not wait on each other's stores.
+inline constexpr int kVoteCopies = 4;
+
+// The votes of pixels [begin, end) of one row, weighted along x, into the
+// copies.
+void ScatterVotes(const RowVotes& row, int begin, int end, float* __restrict votes) {
+  const int* __restrict at = row.at;
+  const float* __restrict left = row.left;
+  const float* __restrict right = row.right;
+  for (int x = begin; x < end; ++x) {
+    float* v = votes + at[x];
+    v[0] += left[x];
+    v[kOrientations] += right[x];
+  }
+}
+
+// The copies' sum, weighted along y, added to two histogram rows; the copies
+// are left zeroed for the next row.
+void AddVotesPortable(float* votes, std::size_t copy, std::size_t begin, float vy1, float vy0, float* row0,
+                      float* row1) {
+  float* c0 = votes;
+  float* c1 = votes + copy;
+  float* c2 = votes + 2 * copy;
+  float* c3 = votes + 3 * copy;
+  for (std::size_t i = begin; i < copy; ++i) {
+    const float sum = (c0[i] + c1[i]) + (c2[i] + c3[i]);
+    c0[i] = 0;
+    c1[i] = 0;
+    c2[i] = 0;
+    c3[i] = 0;
     row0[i] += vy1 * sum;
     row1[i] += vy0 * sum;
   }
@@ -296,32 +356,39 @@ void AddVotesPortable(float* even, float* odd, std::size_t n, float vy1, float v
 
 #if TAKEBACK_FHOG_X86
 // The same arithmetic, 8 at a time (no FMA: the same roundings).
-__attribute__((target("avx2,fma"))) void AddVotesAvx2(float* even, float* odd, std::size_t n, float vy1, float vy0,
-                                                      float* row0, float* row1) {
+__attribute__((target("avx2,fma"))) void AddVotesAvx2(float* votes, std::size_t copy, float vy1, float vy0, float* row0,
+                                                      float* row1) {
   const __m256 w1 = _mm256_set1_ps(vy1);
   const __m256 w0 = _mm256_set1_ps(vy0);
+  float* c0 = votes;
+  float* c1 = votes + copy;
+  float* c2 = votes + 2 * copy;
+  float* c3 = votes + 3 * copy;
   std::size_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    const __m256 sum = _mm256_add_ps(_mm256_loadu_ps(even + i), _mm256_loadu_ps(odd + i));
-    _mm256_storeu_ps(even + i, _mm256_setzero_ps());
-    _mm256_storeu_ps(odd + i, _mm256_setzero_ps());
+  for (; i + 8 <= copy; i += 8) {
+    const __m256 sum = _mm256_add_ps(_mm256_add_ps(_mm256_loadu_ps(c0 + i), _mm256_loadu_ps(c1 + i)),
+                                     _mm256_add_ps(_mm256_loadu_ps(c2 + i), _mm256_loadu_ps(c3 + i)));
+    _mm256_storeu_ps(c0 + i, _mm256_setzero_ps());
+    _mm256_storeu_ps(c1 + i, _mm256_setzero_ps());
+    _mm256_storeu_ps(c2 + i, _mm256_setzero_ps());
+    _mm256_storeu_ps(c3 + i, _mm256_setzero_ps());
     _mm256_storeu_ps(row0 + i, _mm256_add_ps(_mm256_loadu_ps(row0 + i), _mm256_mul_ps(w1, sum)));
     _mm256_storeu_ps(row1 + i, _mm256_add_ps(_mm256_loadu_ps(row1 + i), _mm256_mul_ps(w0, sum)));
   }
-  AddVotesPortable(even + i, odd + i, n - i, vy1, vy0, row0 + i, row1 + i);
+  AddVotesPortable(votes, copy, i, vy1, vy0, row0, row1);
 }
 #endif
 
-void AddVotes(float* even, float* odd, std::size_t n, float vy1, float vy0, float* row0, float* row1, bool avx2) {
+void AddVotes(float* votes, std::size_t copy, float vy1, float vy0, float* row0, float* row1, bool avx2) {
 #if TAKEBACK_FHOG_X86
   if (avx2) {
-    AddVotesAvx2(even, odd, n, vy1, vy0, row0, row1);
+    AddVotesAvx2(votes, copy, vy1, vy0, row0, row1);
     return;
   }
 #else
   (void)avx2;
 #endif
-  AddVotesPortable(even, odd, n, vy1, vy0, row0, row1);
+  AddVotesPortable(votes, copy, 0, vy1, vy0, row0, row1);
 }
 
 // ---------------------------------------------------------------------------
@@ -377,9 +444,18 @@ bool ExtractFeatures(const PlanarImage& img, int cell, int filter_rows, int filt
   }
 
   const std::size_t votes_copy = static_cast<std::size_t>(hist_nc) * kOrientations;
-  std::vector<float> votes(2 * votes_copy);
-  std::vector<int> orientation(static_cast<std::size_t>(img.width) + 8);
-  std::vector<float> length(static_cast<std::size_t>(img.width) + 8);
+  std::vector<float> votes(kVoteCopies * votes_copy);
+  std::vector<int> base(hcol.size() + 8);
+  for (std::size_t x = 1; x < hcol.size(); ++x) {
+    base[x] = static_cast<int>((x % kVoteCopies) * votes_copy) + hcol[x] * kOrientations;
+  }
+  wx1.resize(hcol.size() + 8);
+  wx0.resize(hcol.size() + 8);
+  const VoteMap map{base.data(), wx1.data(), wx0.data()};
+  std::vector<int> vote_at(static_cast<std::size_t>(img.width) + 8);
+  std::vector<float> left(vote_at.size());
+  std::vector<float> right(vote_at.size());
+  const RowVotes row{vote_at.data(), left.data(), right.data()};
   for (int y = 1; y < visible_nr; ++y) {
     const float yp = static_cast<float>((static_cast<double>(y) + 0.5) / static_cast<double>(cell) - 0.5);
     const int iyp = static_cast<int>(std::floor(yp));
@@ -396,28 +472,20 @@ bool ExtractFeatures(const PlanarImage& img, int cell, int filter_rows, int filt
     }
 #if TAKEBACK_FHOG_X86
     if (avx2) {
-      GradientRowAvx2(up, mid, down, simd_end, visible_nc, orientation.data(), length.data());
+      GradientRowAvx2(up, mid, down, simd_end, visible_nc, map, row);
     } else {
-      GradientRowPortable(up, mid, down, simd_end, visible_nc, orientation.data(), length.data());
+      GradientRowPortable(up, mid, down, simd_end, visible_nc, map, row);
     }
 #else
     (void)avx2;
-    GradientRowPortable(up, mid, down, simd_end, visible_nc, orientation.data(), length.data());
+    GradientRowPortable(up, mid, down, simd_end, visible_nc, map, row);
 #endif
-    // The row's votes, weighted along x, go to two copies (even and odd
-    // pixels) so that neighbouring pixels voting into the same bin do not
-    // wait on each other's stores; the sum, weighted along y, then goes to
-    // the histogram rows iyp + 1 and iyp + 2. (dlib adds each vote straight
-    // into the histogram: the same sums in another order.)
-    for (int x = 1; x < visible_nc; ++x) {
-      const std::size_t xi = static_cast<std::size_t>(x);
-      const float v = length[xi];
-      const std::size_t at = (xi & 1U) * votes_copy + static_cast<std::size_t>(hcol[xi]) * kOrientations +
-                             static_cast<std::size_t>(orientation[xi]);
-      votes[at] += wx1[xi] * v;
-      votes[at + kOrientations] += wx0[xi] * v;
-    }
-    AddVotes(votes.data(), votes.data() + votes_copy, votes_copy, vy1, vy0, bin(iyp + 1, 0), bin(iyp + 2, 0), avx2);
+    // The row's votes, weighted along x, go to the copies; their sum,
+    // weighted along y, then goes to the histogram rows iyp + 1 and iyp + 2.
+    // (dlib adds each vote straight into the histogram: the same sums in
+    // another order.)
+    ScatterVotes(row, 1, visible_nc, votes.data());
+    AddVotes(votes.data(), votes_copy, vy1, vy0, bin(iyp + 1, 0), bin(iyp + 2, 0), avx2);
   }
 
   // Energy of each cell, summed over the 9 unsigned orientations.
