@@ -31,6 +31,8 @@ constexpr int kOrientations = 18;
 constexpr float kDirX[9] = {1.0000F, 0.9397F, 0.7660F, 0.500F, 0.1736F, -0.1736F, -0.5000F, -0.7660F, -0.9397F};
 constexpr float kDirY[9] = {0.0000F, 0.3420F, 0.6428F, 0.8660F, 0.9848F, 0.9848F, 0.8660F, 0.6428F, 0.3420F};
 
+void ResizeInto(const PlanarImage& in, int out_width, int out_height, PlanarImage& out);
+
 bool DetectAvx2() {
 #if TAKEBACK_FHOG_X86
   const char* off = std::getenv("TAKEBACK_NO_AVX2");
@@ -401,6 +403,10 @@ struct FeatureMap {
   int cols = 0;             // hog_cols + filter_cols - 1
   int stride = 0;           // cols rounded up, plus room for 8-wide loads past the end
   std::vector<float> data;  // kPlanes * rows * stride
+  // Scratch space of ExtractFeatures, kept for the next level.
+  std::vector<float> hist;
+  std::vector<float> norm;
+  std::vector<float> votes;
   float* plane(int p) { return data.data() + static_cast<std::size_t>(p) * rows * stride; }
   const float* plane(int p) const { return data.data() + static_cast<std::size_t>(p) * rows * stride; }
 };
@@ -414,7 +420,8 @@ bool ExtractFeatures(const PlanarImage& img, int cell, int filter_rows, int filt
   const int hog_nr = cells_nr - 2;
   const int hog_nc = cells_nc - 2;
   const int hist_nc = cells_nc + 2;
-  std::vector<float> hist(static_cast<std::size_t>(cells_nr + 2) * hist_nc * kOrientations, 0.0F);
+  std::vector<float>& hist = out.hist;
+  hist.assign(static_cast<std::size_t>(cells_nr + 2) * hist_nc * kOrientations, 0.0F);
   const auto bin = [&](int r, int c) {
     return hist.data() + (static_cast<std::size_t>(r) * hist_nc + c) * kOrientations;
   };
@@ -444,7 +451,8 @@ bool ExtractFeatures(const PlanarImage& img, int cell, int filter_rows, int filt
   }
 
   const std::size_t votes_copy = static_cast<std::size_t>(hist_nc) * kOrientations;
-  std::vector<float> votes(kVoteCopies * votes_copy);
+  std::vector<float>& votes = out.votes;
+  votes.assign(kVoteCopies * votes_copy, 0.0F);
   std::vector<int> base(hcol.size() + 8);
   for (std::size_t x = 1; x < hcol.size(); ++x) {
     base[x] = static_cast<int>((x % kVoteCopies) * votes_copy) + hcol[x] * kOrientations;
@@ -489,7 +497,8 @@ bool ExtractFeatures(const PlanarImage& img, int cell, int filter_rows, int filt
   }
 
   // Energy of each cell, summed over the 9 unsigned orientations.
-  std::vector<float> norm(static_cast<std::size_t>(cells_nr) * cells_nc, 0.0F);
+  std::vector<float>& norm = out.norm;
+  norm.assign(static_cast<std::size_t>(cells_nr) * cells_nc, 0.0F);
   for (int r = 0; r < cells_nr; ++r) {
     for (int c = 0; c < cells_nc; ++c) {
       const float* h = bin(r + 1, c + 1);
@@ -650,7 +659,39 @@ inline constexpr int kRingRow = 64;  // floats per ring row: the column tile
 template <int kTaps, int kFirst>
 __attribute__((target("avx2,fma"))) void ColFiltersAddAvx2(const float* const* bases, const float* taps, int parts,
                                                            int out_cols, float* out) {
-  for (int c = 0; c < out_cols; c += 8) {
+  int c = 0;
+  // 32 outputs at a time: each tap is broadcast once for four vectors (the
+  // loads, not the multiply-adds, bound this loop). Each vector's sums are
+  // made in the same order as in the loop below, so the same roundings.
+  for (; c + 32 <= out_cols; c += 32) {
+    __m256 acc0[4];
+    __m256 acc1[4];
+    for (int g = 0; g < 4; ++g) {
+      acc0[g] = _mm256_loadu_ps(out + c + 8 * g);
+      acc1[g] = _mm256_setzero_ps();
+    }
+    for (int j = 0; j < parts; ++j) {
+      const float* r = bases[j] + c;
+      const float* t = taps + static_cast<std::ptrdiff_t>(j) * kTaps;
+      for (int m = 0; m + 1 < kTaps; m += 2) {
+        const __m256 t0 = _mm256_broadcast_ss(t + m);
+        const __m256 t1 = _mm256_broadcast_ss(t + m + 1);
+        const float* r0 = r + ((kFirst + m) % kTaps) * kRingRow;
+        const float* r1 = r + ((kFirst + m + 1) % kTaps) * kRingRow;
+        for (int g = 0; g < 4; ++g) {
+          acc0[g] = _mm256_fmadd_ps(_mm256_loadu_ps(r0 + 8 * g), t0, acc0[g]);
+          acc1[g] = _mm256_fmadd_ps(_mm256_loadu_ps(r1 + 8 * g), t1, acc1[g]);
+        }
+      }
+      if (kTaps % 2 == 1) {
+        const __m256 tl = _mm256_broadcast_ss(t + kTaps - 1);
+        const float* rl = r + ((kFirst + kTaps - 1) % kTaps) * kRingRow;
+        for (int g = 0; g < 4; ++g) acc0[g] = _mm256_fmadd_ps(_mm256_loadu_ps(rl + 8 * g), tl, acc0[g]);
+      }
+    }
+    for (int g = 0; g < 4; ++g) _mm256_storeu_ps(out + c + 8 * g, _mm256_add_ps(acc0[g], acc1[g]));
+  }
+  for (; c < out_cols; c += 8) {
     __m256 acc0 = _mm256_loadu_ps(out + c);
     __m256 acc1 = _mm256_setzero_ps();
     for (int j = 0; j < parts; ++j) {
@@ -847,15 +888,31 @@ PlanarImage ToPlanar(const std::uint8_t* pixels, int width, int height, int chan
 
 PlanarImage Resize(const PlanarImage& in, int out_width, int out_height) {
   PlanarImage out;
-  out.Allocate(std::max(out_width, 0), std::max(out_height, 0));
+  ResizeInto(in, out_width, out_height, out);
+  return out;
+}
+
+namespace {
+
+void ResizeInto(const PlanarImage& in, int out_width, int out_height, PlanarImage& out) {
+  // Allocate's size, reusing out's memory; every pixel is written below or
+  // zeroed.
+  out.width = std::max(out_width, 0);
+  out.height = std::max(out_height, 0);
+  out.pixels.resize(3 * static_cast<std::size_t>(out.width) * static_cast<std::size_t>(out.height) +
+                    PlanarImage::kSlack);
   const std::size_t in_size = 3 * static_cast<std::size_t>(in.width) * static_cast<std::size_t>(in.height);
-  if (out.width == 0 || out.height == 0 || in.width <= 0 || in.height <= 0 || in.pixels.size() < in_size) return out;
+  if (out.width == 0 || out.height == 0 || in.width <= 0 || in.height <= 0 || in.pixels.size() < in_size) {
+    std::fill(out.pixels.begin(), out.pixels.end(), std::uint8_t{0});
+    return;
+  }
   const bool avx2 = UsingAvx2() && in.pixels.size() >= in_size + PlanarImage::kSlack;
   for (int c = 0; c < 3; ++c) {
     ResizePlane(in.plane(c), in.width, in.height, out.plane(c), out.width, out.height, avx2);
   }
-  return out;
 }
+
+}  // namespace
 
 namespace {
 
@@ -875,6 +932,12 @@ struct Worker {
   FeatureMap feats;
   std::vector<float> ring;
   std::vector<float> responses;
+};
+
+struct DetectBuffers {
+  std::vector<PlanarImage> upscaled;              // per pass
+  std::vector<std::vector<PlanarImage>> resized;  // per pass: levels 1, 2, ...
+  Worker workers[2];
 };
 
 void RunLevel(const Model& model, const std::vector<PlaneBank>& banks, double adjust_threshold, bool avx2, Worker& w,
@@ -935,7 +998,7 @@ void BuildPyramid(const Model& model, const Pass& pass, PlanarImage& upscaled, s
                   std::vector<const PlanarImage*>& levels) {
   const PlanarImage* base = pass.image;
   if (pass.upscale_2x) {
-    upscaled = Resize(*pass.image, pass.image->width * 2, pass.image->height * 2);
+    ResizeInto(*pass.image, pass.image->width * 2, pass.image->height * 2, upscaled);
     base = &upscaled;
   }
   if (base->width <= 0 || base->height <= 0) return;
@@ -944,7 +1007,7 @@ void BuildPyramid(const Model& model, const Pass& pass, PlanarImage& upscaled, s
   levels.push_back(base);
   for (int level = 1; level < n; ++level) {
     const PlanarImage& prev = *levels.back();
-    resized[static_cast<std::size_t>(level - 1)] = Resize(prev, (5 * prev.width) / 6, (5 * prev.height) / 6);
+    ResizeInto(prev, (5 * prev.width) / 6, (5 * prev.height) / 6, resized[static_cast<std::size_t>(level - 1)]);
     levels.push_back(&resized[static_cast<std::size_t>(level - 1)]);
   }
 }
@@ -961,8 +1024,14 @@ std::vector<std::vector<Detection>> DetectPasses(const Model& model, const std::
   const bool two = threads > 1;
   // The pyramids: with two threads, the first pass's on a second thread.
   const std::size_t np = passes.size();
-  std::vector<PlanarImage> upscaled(np);
-  std::vector<std::vector<PlanarImage>> resized(np);
+  // The pyramid images and the workers' buffers are kept per calling
+  // thread for its next call: fresh multi-megabyte buffers cost page faults
+  // and zeroing on every call.
+  thread_local DetectBuffers buffers;
+  if (buffers.upscaled.size() < np) buffers.upscaled.resize(np);
+  if (buffers.resized.size() < np) buffers.resized.resize(np);
+  std::vector<PlanarImage>& upscaled = buffers.upscaled;
+  std::vector<std::vector<PlanarImage>>& resized = buffers.resized;
   std::vector<std::vector<const PlanarImage*>> levels(np);
   const auto build = [&](std::size_t i) {
     const Pass& p = passes[i];
@@ -1026,16 +1095,15 @@ std::vector<std::vector<Detection>> DetectPasses(const Model& model, const std::
                    [&](std::size_t a, std::size_t b) { return jobs[a].cost > jobs[b].cost; });
   const std::vector<PlaneBank> banks = MakeBanks(model);
   std::atomic<std::size_t> next{0};
-  const auto work = [&] {
-    Worker w;
+  const auto work = [&](Worker& w) {
     for (std::size_t i = next.fetch_add(1); i < order.size(); i = next.fetch_add(1)) {
       RunLevel(model, banks, adjust_threshold, avx2, w, jobs[order[i]]);
     }
   };
   if (two && jobs.size() > 1) {
-    split(work, work);
+    split([&] { work(buffers.workers[1]); }, [&] { work(buffers.workers[0]); });
   } else {
-    work();
+    work(buffers.workers[0]);
   }
 
   // Per pass: every detector's windows, level by level (dlib's order), the
