@@ -322,7 +322,7 @@ __attribute__((target("avx2,fma"))) void GradientRowAvx2(const std::uint8_t* con
 // A row's votes go to kVoteCopies copies of two histogram rows (pixel x to
 // copy x % kVoteCopies), so that nearby pixels voting into the same bin do
 // not wait on each other's stores.
-inline constexpr int kVoteCopies = 4;
+inline constexpr int kVoteCopies = 2;
 
 // The votes of pixels [begin, end) of one row, weighted along x, into the
 // copies.
@@ -343,14 +343,12 @@ void AddVotesPortable(float* votes, std::size_t copy, std::size_t begin, float v
                       float* row1) {
   float* c0 = votes;
   float* c1 = votes + copy;
-  float* c2 = votes + 2 * copy;
-  float* c3 = votes + 3 * copy;
+
   for (std::size_t i = begin; i < copy; ++i) {
-    const float sum = (c0[i] + c1[i]) + (c2[i] + c3[i]);
+    const float sum = c0[i] + c1[i];
     c0[i] = 0;
     c1[i] = 0;
-    c2[i] = 0;
-    c3[i] = 0;
+
     row0[i] += vy1 * sum;
     row1[i] += vy0 * sum;
   }
@@ -364,16 +362,13 @@ __attribute__((target("avx2,fma"))) void AddVotesAvx2(float* votes, std::size_t 
   const __m256 w0 = _mm256_set1_ps(vy0);
   float* c0 = votes;
   float* c1 = votes + copy;
-  float* c2 = votes + 2 * copy;
-  float* c3 = votes + 3 * copy;
+
   std::size_t i = 0;
   for (; i + 8 <= copy; i += 8) {
-    const __m256 sum = _mm256_add_ps(_mm256_add_ps(_mm256_loadu_ps(c0 + i), _mm256_loadu_ps(c1 + i)),
-                                     _mm256_add_ps(_mm256_loadu_ps(c2 + i), _mm256_loadu_ps(c3 + i)));
+    const __m256 sum = _mm256_add_ps(_mm256_loadu_ps(c0 + i), _mm256_loadu_ps(c1 + i));
     _mm256_storeu_ps(c0 + i, _mm256_setzero_ps());
     _mm256_storeu_ps(c1 + i, _mm256_setzero_ps());
-    _mm256_storeu_ps(c2 + i, _mm256_setzero_ps());
-    _mm256_storeu_ps(c3 + i, _mm256_setzero_ps());
+
     _mm256_storeu_ps(row0 + i, _mm256_add_ps(_mm256_loadu_ps(row0 + i), _mm256_mul_ps(w1, sum)));
     _mm256_storeu_ps(row1 + i, _mm256_add_ps(_mm256_loadu_ps(row1 + i), _mm256_mul_ps(w0, sum)));
   }
@@ -575,9 +570,11 @@ bool ExtractFeatures(const PlanarImage& img, int cell, int filter_rows, int filt
 // The separable parts of every detector that filter one plane.
 struct PlaneBank {
   std::vector<int> detector;
-  std::vector<float> row;  // parts x row_taps
-  std::vector<float> col;  // parts x col_taps
+  std::vector<float> row;        // parts x row_taps
+  std::vector<float> col;        // parts x col_taps
+  std::vector<int> group_begin;  // groups + 1 entries: each detector's first part, then parts()
   int parts() const { return static_cast<int>(detector.size()); }
+  int groups() const { return static_cast<int>(group_begin.size()) - 1; }
 };
 
 std::vector<PlaneBank> MakeBanks(const Model& model) {
@@ -595,6 +592,14 @@ std::vector<PlaneBank> MakeBanks(const Model& model) {
         banks[p].col.insert(banks[p].col.end(), part.col.begin(), part.col.end());
       }
     }
+  }
+  for (PlaneBank& bank : banks) {
+    for (int j = 0; j < bank.parts(); ++j) {
+      if (j == 0 || bank.detector[static_cast<std::size_t>(j)] != bank.detector[static_cast<std::size_t>(j) - 1]) {
+        bank.group_begin.push_back(j);
+      }
+    }
+    bank.group_begin.push_back(bank.parts());
   }
   return banks;
 }
@@ -657,8 +662,9 @@ __attribute__((target("avx2,fma"))) void RowFiltersAvx2(const float* in, int out
 inline constexpr int kRingRow = 64;  // floats per ring row: the column tile
 
 template <int kTaps, int kFirst>
-__attribute__((target("avx2,fma"))) void ColFiltersAddAvx2(const float* const* bases, const float* taps, int parts,
-                                                           int out_cols, float* out) {
+__attribute__((target("avx2,fma"))) inline void ColFiltersAddAvx2(const float* ring, const float* taps, int parts,
+                                                                  int out_cols, float* out) {
+  constexpr std::ptrdiff_t kPartStride = static_cast<std::ptrdiff_t>(kTaps) * kRingRow;
   int c = 0;
   // 32 outputs at a time: each tap is broadcast once for four vectors (the
   // loads, not the multiply-adds, bound this loop). Each vector's sums are
@@ -671,7 +677,7 @@ __attribute__((target("avx2,fma"))) void ColFiltersAddAvx2(const float* const* b
       acc1[g] = _mm256_setzero_ps();
     }
     for (int j = 0; j < parts; ++j) {
-      const float* r = bases[j] + c;
+      const float* r = ring + j * kPartStride + c;
       const float* t = taps + static_cast<std::ptrdiff_t>(j) * kTaps;
       for (int m = 0; m + 1 < kTaps; m += 2) {
         const __m256 t0 = _mm256_broadcast_ss(t + m);
@@ -695,7 +701,7 @@ __attribute__((target("avx2,fma"))) void ColFiltersAddAvx2(const float* const* b
     __m256 acc0 = _mm256_loadu_ps(out + c);
     __m256 acc1 = _mm256_setzero_ps();
     for (int j = 0; j < parts; ++j) {
-      const float* r = bases[j] + c;
+      const float* r = ring + j * kPartStride + c;
       const float* t = taps + static_cast<std::ptrdiff_t>(j) * kTaps;
       for (int m = 0; m + 1 < kTaps; m += 2) {
         acc0 =
@@ -712,11 +718,25 @@ __attribute__((target("avx2,fma"))) void ColFiltersAddAvx2(const float* const* b
   }
 }
 
-using ColFiltersFn = void (*)(const float* const*, const float*, int, int, float*);
+// Every detector's parts for this plane (group g: parts group_begin[g] to
+// group_begin[g + 1], all of one detector, added to outs[g]); the parts'
+// rings follow each other in `ring`.
+template <int kTaps, int kFirst>
+__attribute__((target("avx2,fma"))) void ColFiltersAllAvx2(const float* ring, const float* taps, const int* group_begin,
+                                                           int groups, float* const* outs, int out_cols) {
+  for (int g = 0; g < groups; ++g) {
+    const int j0 = group_begin[g];
+    ColFiltersAddAvx2<kTaps, kFirst>(ring + static_cast<std::ptrdiff_t>(j0) * kTaps * kRingRow,
+                                     taps + static_cast<std::ptrdiff_t>(j0) * kTaps, group_begin[g + 1] - j0, out_cols,
+                                     outs[g]);
+  }
+}
+
+using ColFiltersFn = void (*)(const float*, const float*, const int*, int, float* const*, int);
 
 template <int... kFirst>
 constexpr std::array<ColFiltersFn, sizeof...(kFirst)> ColFilterTable(std::integer_sequence<int, kFirst...> /*unused*/) {
-  return {&ColFiltersAddAvx2<10, kFirst>...};
+  return {&ColFiltersAllAvx2<10, kFirst>...};
 }
 inline constexpr std::array<ColFiltersFn, 10> kColFilters10 = ColFilterTable(std::make_integer_sequence<int, 10>{});
 #endif
@@ -734,7 +754,9 @@ void ApplyFilters(const FeatureMap& feats, const std::vector<PlaneBank>& banks, 
   constexpr int kTile = 64;
   static_assert(kTile == kRingRow);
   const std::size_t part_stride = static_cast<std::size_t>(fr) * kTile;  // one ring per part
-  std::vector<const float*> bases;
+  std::size_t max_groups = 0;
+  for (const PlaneBank& bank : banks) max_groups = std::max(max_groups, static_cast<std::size_t>(bank.groups()));
+  std::vector<float*> outs(max_groups);
   std::vector<const float*> rows(static_cast<std::size_t>(fr));
 #if !TAKEBACK_FHOG_X86
   (void)avx2;
@@ -762,34 +784,31 @@ void ApplyFilters(const FeatureMap& feats, const std::vector<PlaneBank>& banks, 
         if (o < 0) continue;
         const int first_slot = o % fr;  // ring slot of the output row's first input row
         // Parts are grouped by detector (MakeBanks adds them detector by
-        // detector): one call per detector adds all of its parts.
-        for (int j0 = 0; j0 < bank.parts();) {
-          const int k = bank.detector[static_cast<std::size_t>(j0)];
-          int j1 = j0;
-          while (j1 < bank.parts() && bank.detector[static_cast<std::size_t>(j1)] == k) ++j1;
-          bases.resize(static_cast<std::size_t>(j1 - j0));
-          for (int j = j0; j < j1; ++j)
-            bases[static_cast<std::size_t>(j - j0)] = ring.data() + static_cast<std::size_t>(j) * part_stride;
-          float* out = responses.data() + static_cast<std::size_t>(k) * response_size +
-                       static_cast<std::size_t>(o) * stride + static_cast<std::size_t>(c0);
-          const float* taps = bank.col.data() + static_cast<std::size_t>(j0) * static_cast<std::size_t>(fr);
+        // detector): each group adds all of its parts to its detector's row.
+        const int groups = bank.groups();
+        for (int g = 0; g < groups; ++g) {
+          const int k = bank.detector[static_cast<std::size_t>(bank.group_begin[static_cast<std::size_t>(g)])];
+          outs[static_cast<std::size_t>(g)] = responses.data() + static_cast<std::size_t>(k) * response_size +
+                                              static_cast<std::size_t>(o) * stride + static_cast<std::size_t>(c0);
+        }
 #if TAKEBACK_FHOG_X86
-          if (avx2 && fr == 10) {
-            kColFilters10[static_cast<std::size_t>(first_slot)](bases.data(), taps, j1 - j0, tile_cols, out);
-            j0 = j1;
-            continue;
-          }
+        if (avx2 && fr == 10) {
+          kColFilters10[static_cast<std::size_t>(first_slot)](ring.data(), bank.col.data(), bank.group_begin.data(),
+                                                              groups, outs.data(), tile_cols);
+          continue;
+        }
 #endif
-          for (int j = j0; j < j1; ++j) {
-            const float* base = bases[static_cast<std::size_t>(j - j0)];
+        for (int g = 0; g < groups; ++g) {
+          for (int j = bank.group_begin[static_cast<std::size_t>(g)];
+               j < bank.group_begin[static_cast<std::size_t>(g) + 1]; ++j) {
+            const float* base = ring.data() + static_cast<std::size_t>(j) * part_stride;
             for (int m = 0; m < fr; ++m) {
               rows[static_cast<std::size_t>(m)] =
                   base + static_cast<std::size_t>(first_slot + m < fr ? first_slot + m : first_slot + m - fr) * kTile;
             }
-            ColFilterAddPortable(rows.data(), tile_cols,
-                                 taps + static_cast<std::size_t>(j - j0) * static_cast<std::size_t>(fr), fr, out);
+            ColFilterAddPortable(rows.data(), tile_cols, bank.col.data() + static_cast<std::size_t>(j) * fr, fr,
+                                 outs[static_cast<std::size_t>(g)]);
           }
-          j0 = j1;
         }
       }
     }
