@@ -285,7 +285,7 @@ struct WorkingImage {
 
 // Detection across the downscale bound and the rotations. Fills `work` with
 // the image the returned boxes refer to.
-std::vector<Found> DetectAll(const Detectors& detectors, const RgbImage& input, const DetectOptions& options,
+std::vector<Found> DetectAll(const Detectors& detectors, RgbImage input, const DetectOptions& options,
                              WorkingImage& work) {
   const double pixels = static_cast<double>(input.nr()) * static_cast<double>(input.nc());
   RgbImage base;
@@ -296,7 +296,7 @@ std::vector<Found> DetectAll(const Detectors& detectors, const RgbImage& input, 
                   std::max(1L, std::lround(static_cast<double>(input.nc()) * scale)));
     dlib::resize_image(input, base, dlib::interpolate_bilinear());
   } else {
-    base = input;
+    base = std::move(input);  // taken by value: no copy of the pixels
   }
   const int turns = options.try_rotations ? 4 : 1;
   for (int t = 0; t < turns; ++t) {
@@ -372,9 +372,8 @@ class DlibFaceAnalyzer final : public FaceAnalyzer {
     try {
       FaceResult result;
       if (image.width < kMinSide || image.height < kMinSide) return result;
-      const RgbImage input = ToDlib(image);
       WorkingImage work;
-      std::vector<Found> found = DetectAll({&detector_, &up_detector_}, input, options, work);
+      std::vector<Found> found = DetectAll({&detector_, &up_detector_}, ToDlib(image), options, work);
       const std::size_t limit = static_cast<std::size_t>(std::max(0, options.max_faces));
       if (found.size() > limit) {
         found.resize(limit);

@@ -506,9 +506,23 @@ bool ExtractFeatures(const PlanarImage& img, int cell, int filter_rows, int filt
   out.rows = hog_nr + filter_rows - 1;
   out.cols = hog_nc + filter_cols - 1;
   out.stride = (out.cols + 7) / 8 * 8 + 16;
-  out.data.assign(static_cast<std::size_t>(kPlanes) * out.rows * out.stride, 0.0F);
   const int row_off = (filter_rows - 1) / 2;
   const int col_off = (filter_cols - 1) / 2;
+  // Every feature is written below; only the padding around them is zeroed
+  // (the buffer is reused from level to level).
+  out.data.resize(static_cast<std::size_t>(kPlanes) * out.rows * out.stride);
+  for (int p = 0; p < kPlanes; ++p) {
+    float* plane = out.plane(p);
+    const std::size_t stride = static_cast<std::size_t>(out.stride);
+    std::fill(plane, plane + static_cast<std::size_t>(row_off) * stride, 0.0F);
+    std::fill(plane + static_cast<std::size_t>(row_off + hog_nr) * stride,
+              plane + static_cast<std::size_t>(out.rows) * stride, 0.0F);
+    for (int y = row_off; y < row_off + hog_nr; ++y) {
+      float* line = plane + static_cast<std::size_t>(y) * stride;
+      std::fill(line, line + col_off, 0.0F);
+      std::fill(line + col_off + hog_nc, line + stride, 0.0F);
+    }
+  }
   const float eps = 0.0001F;
   for (int y = 0; y < hog_nr; ++y) {
     const std::size_t yy = static_cast<std::size_t>(y + row_off);
