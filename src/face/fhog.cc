@@ -394,9 +394,11 @@ void AddVotes(float* votes, std::size_t copy, float vy1, float vy0, float* row0,
 // row stride `stride`.
 
 struct FeatureMap {
-  int rows = 0;             // hog_rows + filter_rows - 1
-  int cols = 0;             // hog_cols + filter_cols - 1
-  int stride = 0;           // cols rounded up, plus room for 8-wide loads past the end
+  int rows = 0;       // hog_rows + filter_rows - 1
+  int cols = 0;       // hog_cols + filter_cols - 1
+  int stride = 0;     // cols rounded up, plus room for 8-wide loads past the end
+  int first_row = 0;  // rows [first_row, end_row) hold features, the others are zero padding
+  int end_row = 0;
   std::vector<float> data;  // kPlanes * rows * stride
   // Scratch space of ExtractFeatures, kept for the next level.
   std::vector<float> hist;
@@ -510,6 +512,8 @@ bool ExtractFeatures(const PlanarImage& img, int cell, int filter_rows, int filt
   const int col_off = (filter_cols - 1) / 2;
   // Every feature is written below; only the padding around them is zeroed
   // (the buffer is reused from level to level).
+  out.first_row = row_off;
+  out.end_row = row_off + hog_nr;
   out.data.resize(static_cast<std::size_t>(kPlanes) * out.rows * out.stride);
   for (int p = 0; p < kPlanes; ++p) {
     float* plane = out.plane(p);
@@ -786,14 +790,23 @@ void ApplyFilters(const FeatureMap& feats, const std::vector<PlaneBank>& banks, 
       for (int r = 0; r < feats.rows; ++r) {
         const std::size_t slot = static_cast<std::size_t>(r % fr) * kTile;
         const float* in = plane + static_cast<std::size_t>(r) * stride + c0;
+        const bool padding = r < feats.first_row || r >= feats.end_row;
+        if (padding) {
+          // Every part's filtered row is zero.
+          for (int j = 0; j < bank.parts(); ++j) {
+            float* dst = ring.data() + slot + static_cast<std::size_t>(j) * part_stride;
+            std::fill(dst, dst + kTile, 0.0F);
+          }
+        }
 #if TAKEBACK_FHOG_X86
-        if (avx2 && fc == 10) {
+        if (!padding && avx2 && fc == 10) {
           RowFiltersAvx2<10>(in, tile_cols, bank, ring.data() + slot, part_stride);
-        } else
-#endif
-        {
+        } else if (!padding) {
           RowFiltersPortable(in, tile_cols, bank, fc, ring.data() + slot, part_stride);
         }
+#else
+        if (!padding) RowFiltersPortable(in, tile_cols, bank, fc, ring.data() + slot, part_stride);
+#endif
         const int o = r - fr + 1;  // the output row this input row completes
         if (o < 0) continue;
         const int first_slot = o % fr;  // ring slot of the output row's first input row
