@@ -38,12 +38,16 @@ constexpr std::size_t kLanes = kBlockLanes;
 constexpr std::size_t kSegmentBlocks = 512;  // 8,192 vectors, 4 MiB at 128-d
 constexpr std::size_t kSegmentVectors = kSegmentBlocks * kLanes;
 // Blocks scanned by a whole batch of queries before moving on, so that they
-// stay in the L2 cache while every query of the batch visits them.
-constexpr std::size_t kChunkBlocks = 16;  // 512 vectors, 64 KiB of quantised bytes at 128-d
-// Queries per kernel call (up to kMaxKernelQueries). A block is abandoned
-// only when it is far from every query of the call, so fewer queries exit
-// earlier; 2 measured 15-25% faster than 4 at 100k (the chunk is in cache
-// either way).
+// stay in the L2 cache while every query of the batch visits them: the
+// store streams from memory once per batch (and thread), not once per
+// kernel call, so at 1M the scan is bound by the kernel's arithmetic, not
+// by memory (per stored vector, 1M searches as fast as 100k, whose int8
+// copy fits the 32 MiB L3; 10k, which fits L2, no faster). 6, 8, 16 and 32
+// blocks measured within 5% of each other at 1M.
+constexpr std::size_t kChunkBlocks = 32;  // 512 vectors, 64 KiB of quantised bytes at 128-d
+// Queries per kernel call (up to kMaxKernelQueries): the kernel shares each
+// block load between them (vector_kernels.cc). 3 and 2 measured 6-15%
+// slower than 4 at 1M.
 constexpr std::size_t kQueriesPerCall = 4;
 
 struct AlignedFree {
@@ -572,7 +576,6 @@ class FlatVectorIndex final : public VectorIndex {
     const std::size_t checks = static_cast<std::size_t>(checks_);
     float out[kLanes];
     QuantQuery quant[kMaxKernelQueries];
-    int joint_checks = 2;
     std::uint32_t masks[kMaxKernelQueries * kChunkBlocks];
     std::size_t passed_here = 0;
     auto scan_blocks = [&](const SegmentView& s, std::size_t first, std::size_t count) {
@@ -586,7 +589,7 @@ class FlatVectorIndex final : public VectorIndex {
           quant[j] = st.quant;
         }
         kernels_.quant(bl.qdata.get() + first * kLanes * qdim, bl.xx.data() + first * checks * kLanes,
-                       bl.ex.data() + first, qdim_, snap.scale, nblocks, quant, n, masks, &joint_checks);
+                       bl.ex.data() + first, qdim_, snap.scale, nblocks, quant, n, masks);
         for (int j = 0; j < n; ++j) {
           QueryState& st = states[g + static_cast<std::size_t>(j)];
           const float* query = st.query;

@@ -558,14 +558,13 @@ TEST(FlatVectorIndexTest, FewQueriesSplitTheStoreOverThreads) {
 
 // The int8 pre-filter kernels: AVX2 and portable give the same masks, and
 // no lane whose quantised distance is within the threshold is pruned; the
-// AVX2 kernel's early exits (after 64 dimensions, then every 32, per query
-// and half-block) change nothing.
+// AVX2 kernel's early exits (after 64 dimensions, then every 32, when
+// every lane of every query of the call is ruled out) change nothing.
 TEST(VectorKernelsTest, QuantisedPrefilterKernelsAgreeAndNeverPruneALaneWithinTheBound) {
   std::mt19937 rng(31);
   const auto& best = internal::BestVectorKernels();
   const auto& portable = internal::PortableVectorKernels();
   constexpr int kLanes = internal::kBlockLanes;
-  // Enough blocks for the AVX2 kernel to adapt its joint depth (every 8).
   constexpr int kBlocks = 20;
   for (int qdim : {8, 32, 64, 72, 96, 128, 136, 200}) {
     const int checks = internal::QuantChecks(qdim);
@@ -641,21 +640,33 @@ TEST(VectorKernelsTest, QuantisedPrefilterKernelsAgreeAndNeverPruneALaneWithinTh
       }
       std::uint32_t a[internal::kMaxKernelQueries * kBlocks];
       std::uint32_t b[internal::kMaxKernelQueries * kBlocks];
-      std::uint32_t deep[internal::kMaxKernelQueries * kBlocks];
-      int joint_a = 2;
-      int joint_b = 2;
-      best.quant(blocks.data(), xx.data(), block_ex.data(), qdim, scale, kBlocks, queries, nq, a, &joint_a);
-      portable.quant(blocks.data(), xx.data(), block_ex.data(), qdim, scale, kBlocks, queries, nq, b, &joint_b);
-      // Starting deep (3 checks together) changes nothing either.
-      int joint_deep = 3;
-      best.quant(blocks.data(), xx.data(), block_ex.data(), qdim, scale, kBlocks, queries, nq, deep, &joint_deep);
+      std::uint32_t strict_a[internal::kMaxKernelQueries * kBlocks];
+      std::uint32_t strict_b[internal::kMaxKernelQueries * kBlocks];
+      best.quant(blocks.data(), xx.data(), block_ex.data(), qdim, scale, kBlocks, queries, nq, a);
+      portable.quant(blocks.data(), xx.data(), block_ex.data(), qdim, scale, kBlocks, queries, nq, b);
+      // The first query's threshold at 0: its every lane is far (the AVX2
+      // kernel's tiles end early only when the other queries' lanes are
+      // ruled out too), and with one query, every tile ends at the first
+      // check. The masks still equal the portable kernel's.
+      internal::QuantQuery strict[internal::kMaxKernelQueries];
+      std::copy_n(queries, nq, strict);
+      strict[0].threshold = 0;
+      best.quant(blocks.data(), xx.data(), block_ex.data(), qdim, scale, kBlocks, strict, nq, strict_a);
+      portable.quant(blocks.data(), xx.data(), block_ex.data(), qdim, scale, kBlocks, strict, nq, strict_b);
+      for (int i = 0; i < nq * kBlocks; ++i) {
+        EXPECT_EQ(strict_a[i], strict_b[i]) << "qdim " << qdim << " query " << i / kBlocks << " block " << i % kBlocks;
+        if (i < kBlocks) {
+          EXPECT_EQ(strict_a[i], 0U) << "qdim " << qdim << " block " << i;
+        } else {
+          EXPECT_EQ(strict_a[i], a[i]) << "qdim " << qdim << " query " << i / kBlocks;
+        }
+      }
       bool some_pruned = false;
       bool some_kept = false;
       for (int i = 0; i < nq; ++i) {
         for (int blk = 0; blk < kBlocks; ++blk) {
           const std::uint32_t mask = a[i * kBlocks + blk];
           EXPECT_EQ(mask, b[i * kBlocks + blk]) << "qdim " << qdim << " query " << i << " block " << blk;
-          EXPECT_EQ(mask, deep[i * kBlocks + blk]) << "qdim " << qdim << " query " << i << " block " << blk;
           for (int l = 0; l < kLanes; ++l) {
             const auto v = static_cast<std::size_t>(blk * kLanes + l);
             const bool kept = ((mask >> l) & 1U) != 0;

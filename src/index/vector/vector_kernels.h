@@ -65,8 +65,10 @@ inline constexpr int kQuantDimMultiple = 8;
 inline constexpr int kQuantCheckEvery = 32;
 inline constexpr int QuantChecks(int qdim) { return (qdim + kQuantCheckEvery - 1) / kQuantCheckEvery; }
 // Bytes of a query's quantised form per group of 4 dimensions: the 4 bytes
-// Q_4g..Q_4g+3 (signed), repeated 8 times (one 32-byte register).
-inline constexpr int kQuantQueryGroupBytes = 32;
+// Q_4g..Q_4g+3 (signed). The AVX2 kernel broadcasts each group over a
+// register as it loads it (it was kept broadcast in memory, 32 bytes a
+// group: 8 times the bytes for the same work).
+inline constexpr int kQuantQueryGroupBytes = 4;
 
 struct QuantQuery {
   const std::int8_t* q = nullptr;   // qdim / 4 groups of kQuantQueryGroupBytes bytes, Q in [-63, 63]
@@ -83,12 +85,9 @@ struct QuantQuery {
 // nblocks * QuantChecks(qdim) * kBlockLanes; ex: nblocks, each block's
 // largest e_x) and each query i (of nq, 1..kMaxKernelQueries), sets
 // masks[i * nblocks + b] (bit l: lane l) to the lanes of block b that the
-// query cannot rule out. *joint_checks (in and out, start with 2) is the
-// AVX2 kernel's memory of how deep the queries went on together; it never
-// changes the masks.
+// query cannot rule out.
 using QuantKernel = void (*)(const std::uint8_t* qblocks, const std::int32_t* xx, const float* ex, int qdim,
-                             float scale, int nblocks, const QuantQuery* queries, int nq, std::uint32_t* masks,
-                             int* joint_checks);
+                             float scale, int nblocks, const QuantQuery* queries, int nq, std::uint32_t* masks);
 
 struct VectorKernels {
   std::string_view name;
