@@ -21,6 +21,7 @@
 #include <fstream>
 #include <functional>
 #include <random>
+#include <span>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -212,6 +213,17 @@ void RunOne(std::size_t n, const Args& args) {
     const Rate qps1 = Throughput(count, 1, one);
     const Rate qps2 = Throughput(count, 2, one);
     PrintRow(index->Describe(), build_s, build_cpu, rss1 - rss0, hwm1, qps1, qps2);
+    if (!is_flat) {
+      // The server's path: RangeSearchBatch of 100 queries (POST /v1/match batches).
+      constexpr std::size_t kBatch = 100;
+      auto batch = [&](std::size_t b) {
+        const std::span<const PdqHash> part(queries.data() + b * kBatch, kBatch);
+        if (!index->RangeSearchBatch(part, kRadius).ok()) std::abort();
+      };
+      const Rate batches = Throughput(count / kBatch, 1, batch);
+      std::printf("%-24s batches of %zu, 1 thread: %9.1f q/s wall %9.1f q/s per CPU-s (%.2f us CPU per query)\n", "",
+                  kBatch, batches.wall * kBatch, batches.cpu * kBatch, 1e6 / (batches.cpu * kBatch));
+    }
     if (is_flat) {
       std::printf("%-24s scan %.1f GB/s wall, %.1f GB/s per CPU-s (1 thread), kernel %s", "",
                   qps1.wall * static_cast<double>(n) * 32 / 1e9, qps1.cpu * static_cast<double>(n) * 32 / 1e9,

@@ -416,6 +416,33 @@ TEST(SketchTables, ChosenBySizeAndExact) {
   ASSERT_TRUE(index->Compact().ok());
   EXPECT_EQ(index->Describe(), "MIH(chunks=16, sketches)");
   ExpectSame(*index, ref, {data.centres[0], data.centres[2], RandomHash(rng)}, "sketch tables");
+  {
+    // A batch longer than the probe's pipeline batch, with a delta (removes and adds) on top.
+    std::vector<std::uint64_t> gone(data.ids.begin() + 20000, data.ids.begin() + 20100);
+    ASSERT_TRUE(index->Remove(gone).ok());
+    for (std::uint64_t id : gone) ref.Remove(id);
+    const std::uint64_t added_id = 1ULL << 40;
+    const PdqHash added = AtDistance(data.centres[1], 7, rng);
+    ASSERT_TRUE(index->Add(std::span(&added_id, 1), std::span(&added, 1)).ok());
+    ref.Add(added_id, added);
+    std::vector<PdqHash> queries;
+    for (std::size_t i = 0; i < 75; ++i) {
+      queries.push_back(i % 3 == 0   ? AtDistance(data.hashes[20000 + i], static_cast<int>(i % 32), rng)
+                        : i % 3 == 1 ? AtDistance(data.centres[i % 4], static_cast<int>(i % 40), rng)
+                                     : RandomHash(rng));
+    }
+    auto batch = index->RangeSearchBatch(queries, kDefaultRadius);
+    ASSERT_TRUE(batch.ok());
+    ASSERT_EQ(batch->lims.size(), queries.size() + 1);
+    std::size_t found = 0;
+    for (std::size_t q = 0; q < queries.size(); ++q) {
+      std::vector<Neighbor> slice(batch->neighbors.begin() + static_cast<std::ptrdiff_t>(batch->lims[q]),
+                                  batch->neighbors.begin() + static_cast<std::ptrdiff_t>(batch->lims[q + 1]));
+      EXPECT_EQ(slice, ref.Range(queries[q], kDefaultRadius)) << "query " << q;
+      found += slice.size();
+    }
+    EXPECT_GT(found, 25U);  // the near queries do find their hashes (or the removed ones do not)
+  }
   const std::string path = ::testing::TempDir() + "index_sketch_" + std::to_string(::getpid()) + ".tbk";
   ASSERT_TRUE(index->Save(path).ok());
   {

@@ -946,15 +946,28 @@ void ProbePortable(const Snapshot& snap, const PdqHash& query, int radius, const
 
 // ---- sketch tables ----
 
-// One bucket to read: its chunk, the bound on the sketch distance (the radius
-// less the bucket's own distance from the query's chunk value) and, once its
-// offsets were read, its entries [begin, end).
+// One bucket to read: its query and chunk, the bound on the sketch distance
+// (the radius less the bucket's own distance from the query's chunk value)
+// and, once its offsets were read, its entries [begin, end).
 struct SketchJob {
   std::uint32_t bucket;
+  std::uint32_t query;
   std::uint16_t chunk;
   std::uint16_t bound;
   std::uint32_t begin;
   std::uint32_t end;
+};
+
+// A query's chunk values and sketches.
+struct SketchQuery {
+  std::array<std::uint32_t, kSketchChunks> keys;
+  std::array<Sketch, kSketchChunks> sketches;
+};
+
+// A match found by a batch probe: the query's index in the batch, and the match.
+struct BatchHit {
+  std::uint32_t query;
+  Neighbor neighbor;
 };
 
 // How many buckets ahead of their reading their offsets, and then their
@@ -964,28 +977,37 @@ constexpr std::size_t kEntriesLag = 10;
 // At most this many lines of one bucket are prefetched (the hardware
 // prefetcher follows a longer run).
 constexpr std::size_t kMaxBucketLines = 6;
+// Queries whose buckets go through the pipeline together (one stream, so
+// that one query's first buckets are fetched while the last one finishes).
+constexpr std::size_t kSketchBatch = 32;
 
-// The probe of one query over sketch tables: the buckets within probe_radii[c]
-// of the query's value of chunk c, their entries compared by sketch, and the
-// few survivors verified on their full hashes. A hash within the radius is
-// reported from the first chunk whose probe finds it.
-[[gnu::always_inline]] inline void ProbeSketchImpl(const Snapshot& snap, const PdqHash& query, int radius,
-                                                   const std::vector<int>& probe_radii, std::vector<Neighbor>* out) {
+// The probe of queries [0, count) over sketch tables: for each, the buckets
+// within probe_radii[c] of its value of chunk c, their entries compared by
+// sketch, and the few survivors verified on their full hashes. A hash within
+// the radius is reported from the first chunk whose probe finds it. Hits are
+// appended in query order.
+[[gnu::always_inline]] inline void ProbeSketchImpl(const Snapshot& snap, const PdqHash* queries, std::size_t count,
+                                                   int radius, const std::vector<int>& probe_radii,
+                                                   std::vector<BatchHit>* out) {
   const Base& base = *snap.base;
-  std::array<Sketch, kSketchChunks> query_sketch;
-  std::array<std::uint32_t, kSketchChunks> query_keys{};
+  thread_local std::vector<SketchQuery> prepared;
   thread_local std::vector<SketchJob> jobs;
+  prepared.resize(count);
   jobs.clear();
-  for (int c = 0; c < kSketchChunks; ++c) {
-    query_keys[static_cast<std::size_t>(c)] = Word16(query, c);
-    query_sketch[static_cast<std::size_t>(c)] = MakeSketch(query, c);
-    const int t = probe_radii[static_cast<std::size_t>(c)];
-    if (t < 0) continue;
-    for (const std::uint32_t mask : BallMasks(kSketchBits, t)) {
-      const int w = std::popcount(mask);
-      if (w > radius) break;  // masks come by increasing weight
-      jobs.push_back({query_keys[static_cast<std::size_t>(c)] ^ mask, static_cast<std::uint16_t>(c),
-                      static_cast<std::uint16_t>(radius - w), 0, 0});
+  for (std::size_t q = 0; q < count; ++q) {
+    SketchQuery& sq = prepared[q];
+    for (int c = 0; c < kSketchChunks; ++c) {
+      const auto cc = static_cast<std::size_t>(c);
+      sq.keys[cc] = Word16(queries[q], c);
+      sq.sketches[cc] = MakeSketch(queries[q], c);
+      const int t = probe_radii[cc];
+      if (t < 0) continue;
+      for (const std::uint32_t mask : BallMasks(kSketchBits, t)) {
+        const int w = std::popcount(mask);
+        if (w > radius) break;  // masks come by increasing weight
+        jobs.push_back({sq.keys[cc] ^ mask, static_cast<std::uint32_t>(q), static_cast<std::uint16_t>(c),
+                        static_cast<std::uint16_t>(radius - w), 0, 0});
+      }
     }
   }
   const std::size_t num_jobs = jobs.size();
@@ -1008,7 +1030,8 @@ constexpr std::size_t kMaxBucketLines = 6;
     prefetch_offsets(i + kOffsetsLag);
     prefetch_entries(i + kEntriesLag);
     const SketchJob& job = jobs[i];
-    const Sketch q = query_sketch[job.chunk];
+    const SketchQuery& sq = prepared[job.query];
+    const Sketch q = sq.sketches[job.chunk];
     const SketchTable& table = base.sketches[job.chunk];
     const int bound = job.bound;
     const std::uint32_t* sketch = table.sketches + std::size_t{job.begin} * kSketchWords;
@@ -1021,27 +1044,38 @@ constexpr std::size_t kMaxBucketLines = 6;
       }
       const std::uint32_t pos = table.positions[k];
       const PdqHash& h = base.hashes[pos];
-      const int full = Distance(h, query);
+      const int full = Distance(h, queries[job.query]);
       if (full > radius) continue;
       bool earlier = false;
       for (std::size_t c = 0; c < job.chunk && !earlier; ++c) {
         earlier =
-            probe_radii[c] >= 0 && __builtin_popcount(Word16(h, static_cast<int>(c)) ^ query_keys[c]) <= probe_radii[c];
+            probe_radii[c] >= 0 && __builtin_popcount(Word16(h, static_cast<int>(c)) ^ sq.keys[c]) <= probe_radii[c];
       }
-      if (!earlier && !IsRemoved(snap, pos)) out->push_back({base.ids[pos], full});
+      if (!earlier && !IsRemoved(snap, pos)) out->push_back({job.query, {base.ids[pos], full}});
     }
   }
 }
 
-__attribute__((target("popcnt"))) void ProbeSketchPopcnt(const Snapshot& snap, const PdqHash& query, int radius,
+__attribute__((target("popcnt"))) void ProbeSketchPopcnt(const Snapshot& snap, const PdqHash* queries,
+                                                         std::size_t count, int radius,
                                                          const std::vector<int>& probe_radii,
-                                                         std::vector<Neighbor>* out) {
-  ProbeSketchImpl(snap, query, radius, probe_radii, out);
+                                                         std::vector<BatchHit>* out) {
+  ProbeSketchImpl(snap, queries, count, radius, probe_radii, out);
 }
 
-void ProbeSketchPortable(const Snapshot& snap, const PdqHash& query, int radius, const std::vector<int>& probe_radii,
-                         std::vector<Neighbor>* out) {
-  ProbeSketchImpl(snap, query, radius, probe_radii, out);
+void ProbeSketchPortable(const Snapshot& snap, const PdqHash* queries, std::size_t count, int radius,
+                         const std::vector<int>& probe_radii, std::vector<BatchHit>* out) {
+  ProbeSketchImpl(snap, queries, count, radius, probe_radii, out);
+}
+
+void ProbeSketch(const Snapshot& snap, const PdqHash* queries, std::size_t count, int radius,
+                 const std::vector<int>& probe_radii, std::vector<BatchHit>* out) {
+  static const bool popcnt = IsaSupported(Isa::kPopcnt);
+  if (popcnt) {
+    ProbeSketchPopcnt(snap, queries, count, radius, probe_radii, out);
+  } else {
+    ProbeSketchPortable(snap, queries, count, radius, probe_radii, out);
+  }
 }
 
 }  // namespace
@@ -1050,11 +1084,10 @@ void SnapshotIndex::ProbeBase(const Snapshot& snap, const PdqHash& query, int ra
                               const std::vector<int>& probe_radii, std::vector<Neighbor>* out) const {
   static const bool popcnt = IsaSupported(Isa::kPopcnt);
   if (!snap.base->sketches.empty()) {
-    if (popcnt) {
-      ProbeSketchPopcnt(snap, query, radius, probe_radii, out);
-    } else {
-      ProbeSketchPortable(snap, query, radius, probe_radii, out);
-    }
+    thread_local std::vector<BatchHit> hits;
+    hits.clear();
+    ProbeSketch(snap, &query, 1, radius, probe_radii, &hits);
+    for (const BatchHit& hit : hits) out->push_back(hit.neighbor);
     return;
   }
   if (popcnt) {
@@ -1093,6 +1126,26 @@ Result<RangeSearchResult> SnapshotIndex::RangeSearchBatch(std::span<const PdqHas
   RangeSearchResult result;
   result.lims.reserve(queries.size() + 1);
   result.lims.push_back(0);
+  const Base& base = *snap->base;
+  if (base.n > 0 && !base.sketches.empty() && !base.probe_radii[static_cast<std::size_t>(radius)].empty()) {
+    // Sketch tables: the queries go through the probe's pipeline kSketchBatch at a time.
+    thread_local std::vector<BatchHit> hits;
+    for (std::size_t first = 0; first < queries.size(); first += kSketchBatch) {
+      const std::size_t count = std::min(kSketchBatch, queries.size() - first);
+      hits.clear();
+      ProbeSketch(*snap, queries.data() + first, count, radius, base.probe_radii[static_cast<std::size_t>(radius)],
+                  &hits);
+      std::size_t h = 0;
+      for (std::size_t q = 0; q < count; ++q) {
+        const std::size_t start = result.neighbors.size();
+        for (; h < hits.size() && hits[h].query == q; ++h) result.neighbors.push_back(hits[h].neighbor);
+        ScanRecent(*snap, queries[first + q], radius, &result.neighbors);
+        std::sort(result.neighbors.begin() + static_cast<std::ptrdiff_t>(start), result.neighbors.end(), ById);
+        result.lims.push_back(result.neighbors.size());
+      }
+    }
+    return result;
+  }
   for (const PdqHash& q : queries) {
     const std::size_t start = result.neighbors.size();
     Search(*snap, q, radius, &result.neighbors);
