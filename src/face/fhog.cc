@@ -223,13 +223,14 @@ inline void GradientPixel(const std::uint8_t* const up[3], const std::uint8_t* c
 }
 
 // Where each pixel of a row votes: its left vote goes to votes[at[x]]
-// with weight wx1[x], its right vote to votes[at[x] + kOrientations] with
-// wx0[x]; base[x] is at[x] less the orientation (the vote copy and the
-// histogram column).
+// with weight wx1[x], its right vote to votes[at[x] + 1] (the next
+// histogram column) with wx0[x]; at[x] = base[x] + orientation * o_stride
+// (histogram rows are orientation-major: 18 rows of columns).
 struct VoteMap {
   const int* base;
   const float* wx1;
   const float* wx0;
+  int o_stride;
 };
 // A row's gradients as votes: at[x], and the left and right votes'
 // values, for x in [1, end).
@@ -246,7 +247,7 @@ void GradientRowPortable(const std::uint8_t* const up[3], const std::uint8_t* co
     int o = 0;
     float len = 0;
     GradientPixel(up, mid, down, x, x < simd_end, &o, &len);
-    out.at[x] = map.base[x] + o;
+    out.at[x] = map.base[x] + o * map.o_stride;
     out.left[x] = map.wx1[x] * len;
     out.right[x] = map.wx0[x] * len;
   }
@@ -304,7 +305,8 @@ __attribute__((target("avx2,fma"))) void GradientRowAvx2(const std::uint8_t* con
     const __m256i best_oi = _mm256_cvttps_epi32(best_o);
     const __m256 length = _mm256_sqrt_ps(_mm256_cvtepi32_ps(tl));
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(out.at + x),
-                        _mm256_add_epi32(best_oi, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(map.base + x))));
+                        _mm256_add_epi32(_mm256_mullo_epi32(best_oi, _mm256_set1_epi32(map.o_stride)),
+                                         _mm256_loadu_si256(reinterpret_cast<const __m256i*>(map.base + x))));
     _mm256_storeu_ps(out.left + x, _mm256_mul_ps(_mm256_loadu_ps(map.wx1 + x), length));
     _mm256_storeu_ps(out.right + x, _mm256_mul_ps(_mm256_loadu_ps(map.wx0 + x), length));
   }
@@ -312,7 +314,7 @@ __attribute__((target("avx2,fma"))) void GradientRowAvx2(const std::uint8_t* con
     int o = 0;
     float len = 0;
     GradientPixel(up, mid, down, x, false, &o, &len);
-    out.at[x] = map.base[x] + o;
+    out.at[x] = map.base[x] + o * map.o_stride;
     out.left[x] = map.wx1[x] * len;
     out.right[x] = map.wx0[x] * len;
   }
@@ -333,7 +335,7 @@ void ScatterVotes(const RowVotes& row, int begin, int end, float* __restrict vot
   for (int x = begin; x < end; ++x) {
     float* v = votes + at[x];
     v[0] += left[x];
-    v[kOrientations] += right[x];
+    v[1] += right[x];
   }
 }
 
@@ -393,6 +395,154 @@ void AddVotes(float* votes, std::size_t copy, float vy1, float vy0, float* row0,
 // (hog_rows + pad) x (hog_cols + pad) floats, zero outside the features,
 // row stride `stride`.
 
+// The loops below write rows that the compiler cannot prove apart from the
+// rows they read; they are (separate buffers), so they may be vectorised.
+#if defined(__clang__)
+#define TAKEBACK_IVDEP _Pragma("clang loop vectorize(assume_safety)")
+#elif defined(__GNUC__)
+#define TAKEBACK_IVDEP _Pragma("GCC ivdep")
+#else
+#define TAKEBACK_IVDEP
+#endif
+
+// The energy of each cell of a histogram row, summed over the 9 unsigned
+// orientations: h points at the row's first cell of orientation 0, the
+// orientations o_stride apart. The same sums, in the same order, for each
+// cell as dlib's.
+__attribute__((always_inline)) inline void CellEnergiesBody(const float* h, std::size_t o_stride, int n, float* norm) {
+  for (int o = 0; o < 9; ++o) {
+    const float* a = h + static_cast<std::size_t>(o) * o_stride;
+    const float* b = h + static_cast<std::size_t>(o + 9) * o_stride;
+    TAKEBACK_IVDEP
+    for (int c = 0; c < n; ++c) {
+      const float v = a[c] + b[c];
+      norm[c] += v * v;
+    }
+  }
+}
+
+// One row of features: h points at the row's first cell of orientation 0
+// (orientations o_stride apart), lanes holds the cells' 4 truncations then
+// their 4 scales (n floats each), dst is the first cell's feature in plane
+// 0 (planes plane_size apart). The arithmetic of dlib's SSE2 code per cell:
+// each lane min(value, nn) * n, the lanes summed as (0 + 2) + (1 + 3).
+__attribute__((always_inline)) inline void FeatureRowBody(const float* h, std::size_t o_stride, float* lanes, int n,
+                                                          float* dst, std::size_t plane_size) {
+  const float* nn0 = lanes;
+  const float* nn1 = lanes + n;
+  const float* nn2 = lanes + 2 * static_cast<std::size_t>(n);
+  const float* nn3 = lanes + 3 * static_cast<std::size_t>(n);
+  const float* s0 = lanes + 4 * static_cast<std::size_t>(n);
+  const float* s1 = lanes + 5 * static_cast<std::size_t>(n);
+  const float* s2 = lanes + 6 * static_cast<std::size_t>(n);
+  const float* s3 = lanes + 7 * static_cast<std::size_t>(n);
+  // t: the texture sums per lane, in the last 4 of `lanes`' 12 rows.
+  float* t0 = lanes + 8 * static_cast<std::size_t>(n);
+  float* t1 = t0 + n;
+  float* t2 = t1 + n;
+  float* t3 = t2 + n;
+  TAKEBACK_IVDEP
+  for (int c = 0; c < n; ++c) {
+    t0[c] = 0;
+    t1[c] = 0;
+    t2[c] = 0;
+    t3[c] = 0;
+  }
+  for (int o = 0; o < kOrientations; o += 3) {
+    const float* h0 = h + static_cast<std::size_t>(o) * o_stride;
+    const float* h1 = h0 + o_stride;
+    const float* h2 = h1 + o_stride;
+    float* d0 = dst + static_cast<std::size_t>(o) * plane_size;
+    float* d1 = d0 + plane_size;
+    float* d2 = d1 + plane_size;
+    TAKEBACK_IVDEP
+    for (int c = 0; c < n; ++c) {
+      const float a0 = std::min(h0[c], nn0[c]) * s0[c];
+      const float a1 = std::min(h0[c], nn1[c]) * s1[c];
+      const float a2 = std::min(h0[c], nn2[c]) * s2[c];
+      const float a3 = std::min(h0[c], nn3[c]) * s3[c];
+      const float b0 = std::min(h1[c], nn0[c]) * s0[c];
+      const float b1 = std::min(h1[c], nn1[c]) * s1[c];
+      const float b2 = std::min(h1[c], nn2[c]) * s2[c];
+      const float b3 = std::min(h1[c], nn3[c]) * s3[c];
+      const float e0 = std::min(h2[c], nn0[c]) * s0[c];
+      const float e1 = std::min(h2[c], nn1[c]) * s1[c];
+      const float e2 = std::min(h2[c], nn2[c]) * s2[c];
+      const float e3 = std::min(h2[c], nn3[c]) * s3[c];
+      d0[c] = (a0 + a2) + (a1 + a3);
+      d1[c] = (b0 + b2) + (b1 + b3);
+      d2[c] = (e0 + e2) + (e1 + e3);
+      t0[c] += a0 + b0 + e0;
+      t1[c] += a1 + b1 + e1;
+      t2[c] += a2 + b2 + e2;
+      t3[c] += a3 + b3 + e3;
+    }
+  }
+  for (int o = 0; o < 9; ++o) {
+    const float* ha = h + static_cast<std::size_t>(o) * o_stride;
+    const float* hb = h + static_cast<std::size_t>(o + 9) * o_stride;
+    float* d = dst + static_cast<std::size_t>(18 + o) * plane_size;
+    TAKEBACK_IVDEP
+    for (int c = 0; c < n; ++c) {
+      const float v = ha[c] + hb[c];
+      d[c] = (std::min(v, nn0[c]) * s0[c] + std::min(v, nn2[c]) * s2[c]) +
+             (std::min(v, nn1[c]) * s1[c] + std::min(v, nn3[c]) * s3[c]);
+    }
+  }
+  const float scale = static_cast<float>(2 * 0.2357);
+  float* d27 = dst + 27 * plane_size;
+  TAKEBACK_IVDEP
+  for (int c = 0; c < n; ++c) {
+    d27[c] = t0[c] * scale;
+    d27[plane_size + static_cast<std::size_t>(c)] = t1[c] * scale;
+    d27[2 * plane_size + static_cast<std::size_t>(c)] = t2[c] * scale;
+    d27[3 * plane_size + static_cast<std::size_t>(c)] = t3[c] * scale;
+  }
+}
+
+void CellEnergiesPortable(const float* h, std::size_t o_stride, int n, float* norm) {
+  CellEnergiesBody(h, o_stride, n, norm);
+}
+void FeatureRowPortable(const float* h, std::size_t o_stride, float* lanes, int n, float* dst, std::size_t plane_size) {
+  FeatureRowBody(h, o_stride, lanes, n, dst, plane_size);
+}
+#if TAKEBACK_FHOG_X86
+// The same code compiled for AVX2 (8 cells at a time; no contraction into
+// FMA in this file, so the same roundings).
+__attribute__((target("avx2,fma"))) void CellEnergiesAvx2(const float* h, std::size_t o_stride, int n, float* norm) {
+  CellEnergiesBody(h, o_stride, n, norm);
+}
+__attribute__((target("avx2,fma"))) void FeatureRowAvx2(const float* h, std::size_t o_stride, float* lanes, int n,
+                                                        float* dst, std::size_t plane_size) {
+  FeatureRowBody(h, o_stride, lanes, n, dst, plane_size);
+}
+#endif
+
+void CellEnergies(const float* h, std::size_t o_stride, int n, float* norm, bool avx2) {
+#if TAKEBACK_FHOG_X86
+  if (avx2) {
+    CellEnergiesAvx2(h, o_stride, n, norm);
+    return;
+  }
+#else
+  (void)avx2;
+#endif
+  CellEnergiesPortable(h, o_stride, n, norm);
+}
+
+void FeatureRow(const float* h, std::size_t o_stride, float* lanes, int n, float* dst, std::size_t plane_size,
+                bool avx2) {
+#if TAKEBACK_FHOG_X86
+  if (avx2) {
+    FeatureRowAvx2(h, o_stride, lanes, n, dst, plane_size);
+    return;
+  }
+#else
+  (void)avx2;
+#endif
+  FeatureRowPortable(h, o_stride, lanes, n, dst, plane_size);
+}
+
 struct FeatureMap {
   int rows = 0;       // hog_rows + filter_rows - 1
   int cols = 0;       // hog_cols + filter_cols - 1
@@ -404,6 +554,7 @@ struct FeatureMap {
   std::vector<float> hist;
   std::vector<float> norm;
   std::vector<float> votes;
+  std::vector<float> lanes;
   float* plane(int p) { return data.data() + static_cast<std::size_t>(p) * rows * stride; }
   const float* plane(int p) const { return data.data() + static_cast<std::size_t>(p) * rows * stride; }
 };
@@ -418,10 +569,10 @@ bool ExtractFeatures(const PlanarImage& img, int cell, int filter_rows, int filt
   const int hog_nc = cells_nc - 2;
   const int hist_nc = cells_nc + 2;
   std::vector<float>& hist = out.hist;
+  // Orientation-major rows: hist[(r * 18 + o) * hist_nc + c].
   hist.assign(static_cast<std::size_t>(cells_nr + 2) * hist_nc * kOrientations, 0.0F);
-  const auto bin = [&](int r, int c) {
-    return hist.data() + (static_cast<std::size_t>(r) * hist_nc + c) * kOrientations;
-  };
+  const std::size_t hist_row = static_cast<std::size_t>(hist_nc) * kOrientations;
+  const auto hrow = [&](int r) { return hist.data() + static_cast<std::size_t>(r) * hist_row; };
 
   const int visible_nr = std::min(cells_nr * cell, img.height) - 1;
   const int visible_nc = std::min(cells_nc * cell, img.width) - 1;
@@ -452,11 +603,11 @@ bool ExtractFeatures(const PlanarImage& img, int cell, int filter_rows, int filt
   votes.assign(kVoteCopies * votes_copy, 0.0F);
   std::vector<int> base(hcol.size() + 8);
   for (std::size_t x = 1; x < hcol.size(); ++x) {
-    base[x] = static_cast<int>((x % kVoteCopies) * votes_copy) + hcol[x] * kOrientations;
+    base[x] = static_cast<int>((x % kVoteCopies) * votes_copy) + hcol[x];
   }
   wx1.resize(hcol.size() + 8);
   wx0.resize(hcol.size() + 8);
-  const VoteMap map{base.data(), wx1.data(), wx0.data()};
+  const VoteMap map{base.data(), wx1.data(), wx0.data(), hist_nc};
   std::vector<int> vote_at(static_cast<std::size_t>(img.width) + 8);
   std::vector<float> left(vote_at.size());
   std::vector<float> right(vote_at.size());
@@ -490,30 +641,26 @@ bool ExtractFeatures(const PlanarImage& img, int cell, int filter_rows, int filt
     // (dlib adds each vote straight into the histogram: the same sums in
     // another order.)
     ScatterVotes(row, 1, visible_nc, votes.data());
-    AddVotes(votes.data(), votes_copy, vy1, vy0, bin(iyp + 1, 0), bin(iyp + 2, 0), avx2);
+    AddVotes(votes.data(), votes_copy, vy1, vy0, hrow(iyp + 1), hrow(iyp + 2), avx2);
   }
 
   // Energy of each cell, summed over the 9 unsigned orientations.
   std::vector<float>& norm = out.norm;
   norm.assign(static_cast<std::size_t>(cells_nr) * cells_nc, 0.0F);
   for (int r = 0; r < cells_nr; ++r) {
-    for (int c = 0; c < cells_nc; ++c) {
-      const float* h = bin(r + 1, c + 1);
-      float& n = norm[static_cast<std::size_t>(r) * cells_nc + c];
-      for (int o = 0; o < 9; ++o) n += (h[o] + h[o + 9]) * (h[o] + h[o + 9]);
-    }
+    CellEnergies(hrow(r + 1) + 1, static_cast<std::size_t>(hist_nc), cells_nc,
+                 norm.data() + static_cast<std::size_t>(r) * cells_nc, avx2);
   }
-  const auto nm = [&](int r, int c) { return norm[static_cast<std::size_t>(r) * cells_nc + c]; };
 
   out.rows = hog_nr + filter_rows - 1;
   out.cols = hog_nc + filter_cols - 1;
   out.stride = (out.cols + 7) / 8 * 8 + 16;
   const int row_off = (filter_rows - 1) / 2;
   const int col_off = (filter_cols - 1) / 2;
-  // Every feature is written below; only the padding around them is zeroed
-  // (the buffer is reused from level to level).
   out.first_row = row_off;
   out.end_row = row_off + hog_nr;
+  // Every feature is written below; only the padding around them is zeroed
+  // (the buffer is reused from level to level).
   out.data.resize(static_cast<std::size_t>(kPlanes) * out.rows * out.stride);
   for (int p = 0; p < kPlanes; ++p) {
     float* plane = out.plane(p);
@@ -527,47 +674,32 @@ bool ExtractFeatures(const PlanarImage& img, int cell, int filter_rows, int filt
       std::fill(line + col_off + hog_nc, line + stride, 0.0F);
     }
   }
+  // Per feature row: the 4 block normalisations of each cell (nn = the
+  // truncation, n = the scale), then the features, a row at a time.
+  std::vector<float>& lanes = out.lanes;
+  lanes.resize(12 * static_cast<std::size_t>(hog_nc));
+  const std::size_t plane_size = static_cast<std::size_t>(out.rows) * out.stride;
   const float eps = 0.0001F;
   for (int y = 0; y < hog_nr; ++y) {
-    const std::size_t yy = static_cast<std::size_t>(y + row_off);
+    const float* n0 = norm.data() + static_cast<std::size_t>(y) * cells_nc;
+    const float* n1 = n0 + cells_nc;
+    const float* n2 = n1 + cells_nc;
     for (int x = 0; x < hog_nc; ++x) {
       // The four 2x2 blocks around the cell, in dlib's lane order.
       const float z[4] = {
-          nm(y + 1, x + 1) + nm(y + 1, x + 2) + nm(y + 2, x + 1) + nm(y + 2, x + 2),
-          nm(y, x + 1) + nm(y, x + 2) + nm(y + 1, x + 1) + nm(y + 1, x + 2),
-          nm(y + 1, x) + nm(y + 1, x + 1) + nm(y + 2, x) + nm(y + 2, x + 1),
-          nm(y, x) + nm(y, x + 1) + nm(y + 1, x) + nm(y + 1, x + 1),
+          n1[x + 1] + n1[x + 2] + n2[x + 1] + n2[x + 2],
+          n0[x + 1] + n0[x + 2] + n1[x + 1] + n1[x + 2],
+          n1[x] + n1[x + 1] + n2[x] + n2[x + 1],
+          n0[x] + n0[x + 1] + n1[x] + n1[x + 1],
       };
-      float nn[4];
-      float n[4];
       for (int i = 0; i < 4; ++i) {
-        nn[i] = 0.2F * std::sqrt(z[i] + eps);
-        n[i] = 0.1F / nn[i];
+        const float nn = 0.2F * std::sqrt(z[i] + eps);
+        lanes[static_cast<std::size_t>(i) * hog_nc + x] = nn;
+        lanes[static_cast<std::size_t>(4 + i) * hog_nc + x] = 0.1F / nn;
       }
-      const float* h = bin(y + 2, x + 2);
-      const std::size_t at = yy * static_cast<std::size_t>(out.stride) + static_cast<std::size_t>(x + col_off);
-      const std::size_t plane = static_cast<std::size_t>(out.rows) * out.stride;
-      float t[4] = {0, 0, 0, 0};
-      const auto feature = [&](float value, float lanes[4]) {
-        for (int i = 0; i < 4; ++i) lanes[i] = std::min(value, nn[i]) * n[i];
-        return (lanes[0] + lanes[2]) + (lanes[1] + lanes[3]);  // dlib's SSE2 sum()
-      };
-      for (int o = 0; o < kOrientations; o += 3) {
-        float l0[4];
-        float l1[4];
-        float l2[4];
-        out.data[static_cast<std::size_t>(o) * plane + at] = feature(h[o], l0);
-        out.data[static_cast<std::size_t>(o + 1) * plane + at] = feature(h[o + 1], l1);
-        out.data[static_cast<std::size_t>(o + 2) * plane + at] = feature(h[o + 2], l2);
-        for (int i = 0; i < 4; ++i) t[i] += l0[i] + l1[i] + l2[i];
-      }
-      for (int o = 0; o < 9; ++o) {
-        float l[4];
-        out.data[static_cast<std::size_t>(18 + o) * plane + at] = feature(h[o] + h[o + 9], l);
-      }
-      const float scale = static_cast<float>(2 * 0.2357);
-      for (int i = 0; i < 4; ++i) out.data[static_cast<std::size_t>(27 + i) * plane + at] = t[i] * scale;
     }
+    float* dst = out.data.data() + static_cast<std::size_t>(y + row_off) * out.stride + col_off;
+    FeatureRow(hrow(y + 2) + 2, static_cast<std::size_t>(hist_nc), lanes.data(), hog_nc, dst, plane_size, avx2);
   }
   return true;
 }
