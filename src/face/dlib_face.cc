@@ -84,19 +84,20 @@ Status CheckImage(const media::Image& image) {
   return Status::Ok();
 }
 
+// dlib's rgb_pixel is three bytes, red first: an RGB image's rows are
+// interleaved RGB bytes.
+static_assert(sizeof(dlib::rgb_pixel) == 3);
+
 RgbImage ToDlib(const media::Image& image) {
   RgbImage out(image.height, image.width);
+  const std::size_t n = static_cast<std::size_t>(image.width) * static_cast<std::size_t>(image.height);
+  if (n == 0) return out;
   const std::uint8_t* p = image.pixels.data();
-  for (int y = 0; y < image.height; ++y) {
-    for (int x = 0; x < image.width; ++x) {
-      if (image.channels == 3) {
-        out(y, x) = dlib::rgb_pixel(p[0], p[1], p[2]);
-        p += 3;
-      } else {
-        out(y, x) = dlib::rgb_pixel(p[0], p[0], p[0]);
-        p += 1;
-      }
-    }
+  dlib::rgb_pixel* q = &out(0, 0);
+  if (image.channels == 3) {
+    std::memcpy(static_cast<void*>(q), p, 3 * n);
+  } else {
+    for (std::size_t i = 0; i < n; ++i) q[i] = dlib::rgb_pixel(p[i], p[i], p[i]);
   }
   return out;
 }
@@ -185,19 +186,13 @@ constexpr unsigned long kUpscaledLevels = 4;
 constexpr int kAllLevels = 1000;
 
 fhog::PlanarImage ToPlanar(const RgbImage& img) {
-  fhog::PlanarImage out;
-  out.Allocate(static_cast<int>(img.nc()), static_cast<int>(img.nr()));
-  const std::size_t n = static_cast<std::size_t>(out.width) * static_cast<std::size_t>(out.height);
-  std::uint8_t* r = out.plane(0);
-  std::uint8_t* g = out.plane(1);
-  std::uint8_t* b = out.plane(2);
-  const dlib::rgb_pixel* p = n == 0 ? nullptr : &img(0, 0);
-  for (std::size_t i = 0; i < n; ++i) {
-    r[i] = p[i].red;
-    g[i] = p[i].green;
-    b[i] = p[i].blue;
+  if (img.size() == 0) {
+    fhog::PlanarImage out;
+    out.Allocate(static_cast<int>(img.nc()), static_cast<int>(img.nr()));
+    return out;
   }
-  return out;
+  return fhog::ToPlanar(reinterpret_cast<const std::uint8_t*>(&img(0, 0)), static_cast<int>(img.nc()),
+                        static_cast<int>(img.nr()), 3);
 }
 
 dlib::rectangle ToDlibRect(const fhog::Rect& r) { return dlib::rectangle(r.left, r.top, r.right, r.bottom); }

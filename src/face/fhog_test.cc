@@ -153,6 +153,28 @@ TEST(FhogDetect, TwoThreadsFindWhatOneFinds) {
   }
 }
 
+// Interleaved RGB to planes, with the AVX2 shuffles and without, on a size
+// that leaves a tail of pixels for the scalar loop.
+TEST(FhogPlanar, ChannelsLandInTheirPlanes) {
+  const int w = 37;
+  const int h = 11;
+  std::vector<std::uint8_t> rgb(3 * static_cast<std::size_t>(w) * h);
+  for (std::size_t i = 0; i < rgb.size(); ++i) rgb[i] = static_cast<std::uint8_t>((i * 7919 + i / 3) % 256);
+  for (const bool avx2 : {true, false}) {
+    const bool before = fhog::SetAvx2Enabled(avx2);
+    const fhog::PlanarImage planar = fhog::ToPlanar(rgb.data(), w, h, 3);
+    fhog::SetAvx2Enabled(before);
+    ASSERT_EQ(planar.width, w);
+    ASSERT_EQ(planar.height, h);
+    for (int c = 0; c < 3; ++c) {
+      for (std::size_t i = 0; i < static_cast<std::size_t>(w) * h; ++i) {
+        ASSERT_EQ(planar.plane(c)[i], rgb[3 * i + static_cast<std::size_t>(c)])
+            << "channel " << c << " pixel " << i << (avx2 ? " (AVX2 if the CPU has it)" : " (portable)");
+      }
+    }
+  }
+}
+
 TEST(FhogDetect, GreyAndRgbGiveTheSameOnGreyPixels) {
   std::vector<std::uint8_t> grey(200 * 150);
   for (std::size_t i = 0; i < grey.size(); ++i) grey[i] = static_cast<std::uint8_t>((i * 31 + i / 200 * 17) % 256);
