@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <bit>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -1152,6 +1153,36 @@ struct Worker {
   std::vector<float> responses;
 };
 
+// The first c in [begin, end) with row[c] not below t (end if none). The
+// AVX2 loop reads up to 7 floats past end (inside the row's stride).
+int FirstAtOrAbovePortable(const float* row, int begin, int end, float t) {
+  int c = begin;
+  while (c < end && row[c] < t) ++c;
+  return c;
+}
+
+#if TAKEBACK_FHOG_X86
+__attribute__((target("avx2,fma"))) int FirstAtOrAboveAvx2(const float* row, int begin, int end, float t) {
+  const __m256 vt = _mm256_set1_ps(t);
+  for (int c = begin; c < end; c += 8) {
+    // Not less than (unordered: true for NaN, like !(row[c] < t)).
+    const unsigned bits =
+        static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(row + c), vt, _CMP_NLT_UQ)));
+    if (bits != 0) return std::min(c + std::countr_zero(bits), end);
+  }
+  return end;
+}
+#endif
+
+int FirstAtOrAbove(const float* row, int begin, int end, float t, bool avx2) {
+#if TAKEBACK_FHOG_X86
+  if (avx2) return FirstAtOrAboveAvx2(row, begin, end, t);
+#else
+  (void)avx2;
+#endif
+  return FirstAtOrAbovePortable(row, begin, end, t);
+}
+
 struct DetectBuffers {
   std::vector<PlanarImage> upscaled;              // per pass
   std::vector<std::vector<PlanarImage>> resized;  // per pass: levels 1, 2, ...
@@ -1185,8 +1216,8 @@ void RunLevel(const Model& model, const std::vector<PlaneBank>& banks, double ad
       fthresh = std::nextafter(fthresh, std::numeric_limits<float>::infinity());
     for (int r = 0; r < out_rows; ++r) {
       const float* row = response + static_cast<std::size_t>(r) * feats.stride;
-      for (int c = 0; c < out_cols; ++c) {
-        if (row[c] < fthresh) continue;
+      for (int c = FirstAtOrAbove(row, 0, out_cols, fthresh, avx2); c < out_cols;
+           c = FirstAtOrAbove(row, c + 1, out_cols, fthresh, avx2)) {
         // dlib: centered_rect(point(c, r), fc, fr) in feature coordinates
         // (its saliency image is offset by half a filter), fhog_to_image,
         // then rect_up to level 0, rounded.
