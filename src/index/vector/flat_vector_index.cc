@@ -317,8 +317,7 @@ class FlatVectorIndex final : public VectorIndex {
   }
 
   // Quantises st->query with step `scale` around `center`
-  // (vector_kernels.h), each group of 4 dimensions broadcast over a 32-byte
-  // register.
+  // (vector_kernels.h).
   void QuantiseQuery(QueryState* st, float scale, const float* center) const {
     st->qq.assign(static_cast<std::size_t>(qdim_ / 4 * kQuantQueryGroupBytes), 0);
     st->qc.assign(static_cast<std::size_t>(checks_), 0);
@@ -334,9 +333,7 @@ class FlatVectorIndex final : public VectorIndex {
         const double e = v - static_cast<double>(step) * q;
         err += e * e;
       }
-      for (int r = 0; r < kQuantQueryGroupBytes / 4; ++r) {
-        st->qq[static_cast<std::size_t>(d / 4 * kQuantQueryGroupBytes + r * 4 + d % 4)] = static_cast<std::int8_t>(q);
-      }
+      st->qq[static_cast<std::size_t>(d / 4 * kQuantQueryGroupBytes + d % 4)] = static_cast<std::int8_t>(q);
       terms += q * q + 2 * kQuantOffset * q;
       if ((d + 1) % kQuantCheckEvery == 0 || d + 1 == qdim_) {
         st->qc[static_cast<std::size_t>(d / kQuantCheckEvery)] = static_cast<std::int32_t>(terms);
@@ -589,7 +586,7 @@ class FlatVectorIndex final : public VectorIndex {
           quant[j] = st.quant;
         }
         kernels_.quant(bl.qdata.get() + first * kLanes * qdim, bl.xx.data() + first * checks * kLanes,
-                       bl.ex.data() + first, qdim_, snap.scale, nblocks, quant, n, masks);
+                       bl.ex.data() + first, qdim_, snap.scale, nblocks, quant, n, masks, g == 0);
         for (int j = 0; j < n; ++j) {
           QueryState& st = states[g + static_cast<std::size_t>(j)];
           const float* query = st.query;

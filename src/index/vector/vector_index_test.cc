@@ -611,10 +611,7 @@ TEST(VectorKernelsTest, QuantisedPrefilterKernelsAgreeAndNeverPruneALaneWithinTh
         for (int d = 0; d < qdim; ++d) {
           const int qv = qd(rng);
           qvals[static_cast<std::size_t>(i)].push_back(qv);
-          for (int r = 0; r < internal::kQuantQueryGroupBytes / 4; ++r) {
-            q[static_cast<std::size_t>(d / 4 * internal::kQuantQueryGroupBytes + r * 4 + d % 4)] =
-                static_cast<std::int8_t>(qv);
-          }
+          q[static_cast<std::size_t>(d / 4 * internal::kQuantQueryGroupBytes + d % 4)] = static_cast<std::int8_t>(qv);
           terms += qv * qv + 2 * internal::kQuantOffset * qv;
           if ((d + 1) % internal::kQuantCheckEvery == 0 || d + 1 == qdim) {
             c[static_cast<std::size_t>(d / internal::kQuantCheckEvery)] = terms;
@@ -642,8 +639,8 @@ TEST(VectorKernelsTest, QuantisedPrefilterKernelsAgreeAndNeverPruneALaneWithinTh
       std::uint32_t b[internal::kMaxKernelQueries * kBlocks];
       std::uint32_t strict_a[internal::kMaxKernelQueries * kBlocks];
       std::uint32_t strict_b[internal::kMaxKernelQueries * kBlocks];
-      best.quant(blocks.data(), xx.data(), block_ex.data(), qdim, scale, kBlocks, queries, nq, a);
-      portable.quant(blocks.data(), xx.data(), block_ex.data(), qdim, scale, kBlocks, queries, nq, b);
+      best.quant(blocks.data(), xx.data(), block_ex.data(), qdim, scale, kBlocks, queries, nq, a, false);
+      portable.quant(blocks.data(), xx.data(), block_ex.data(), qdim, scale, kBlocks, queries, nq, b, false);
       // The first query's threshold at 0: its every lane is far (the AVX2
       // kernel's tiles end early only when the other queries' lanes are
       // ruled out too), and with one query, every tile ends at the first
@@ -651,8 +648,8 @@ TEST(VectorKernelsTest, QuantisedPrefilterKernelsAgreeAndNeverPruneALaneWithinTh
       internal::QuantQuery strict[internal::kMaxKernelQueries];
       std::copy_n(queries, nq, strict);
       strict[0].threshold = 0;
-      best.quant(blocks.data(), xx.data(), block_ex.data(), qdim, scale, kBlocks, strict, nq, strict_a);
-      portable.quant(blocks.data(), xx.data(), block_ex.data(), qdim, scale, kBlocks, strict, nq, strict_b);
+      best.quant(blocks.data(), xx.data(), block_ex.data(), qdim, scale, kBlocks, strict, nq, strict_a, true);
+      portable.quant(blocks.data(), xx.data(), block_ex.data(), qdim, scale, kBlocks, strict, nq, strict_b, true);
       for (int i = 0; i < nq * kBlocks; ++i) {
         EXPECT_EQ(strict_a[i], strict_b[i]) << "qdim " << qdim << " query " << i / kBlocks << " block " << i % kBlocks;
         if (i < kBlocks) {

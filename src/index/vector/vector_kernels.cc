@@ -68,7 +68,7 @@ inline std::int32_t LaneLimit(float threshold, float ex, float slack, float inv_
 }
 
 void QuantPortable(const std::uint8_t* qblocks, const std::int32_t* xx, const float* ex, int qdim, float scale,
-                   int nblocks, const QuantQuery* queries, int nq, std::uint32_t* masks) {
+                   int nblocks, const QuantQuery* queries, int nq, std::uint32_t* masks, bool /*prefetch*/) {
   const float inv_scale = 1.0F / scale;
   const int checks = QuantChecks(qdim);
   const int groups = qdim / 4;
@@ -249,9 +249,16 @@ TAKEBACK_AVX2 inline __attribute__((always_inline)) __m256i QuantOutAvx2(__m256i
   return _mm256_cmpgt_epi32(_mm256_sub_epi32(_mm256_add_epi32(c, sums), _mm256_slli_epi32(acc, 1)), limit);
 }
 
+// How far ahead (in blocks) the kernel prefetches when asked to. A single
+// query streams every block from memory and waits for it: at 100k
+// descriptors, one query per call, 1 thread, prefetching 1, 2 or 4 blocks
+// ahead measured 1.7-2.1k searches per CPU-second against 0.9-1.0k without
+// (the earlier two-stage kernel: 1.0-1.45k).
+constexpr int kPrefetchBlocks = 2;
+
 template <int NQ>
 TAKEBACK_AVX2 void QuantAvx2(const std::uint8_t* qblocks, const std::int32_t* xx, const float* ex, int qdim,
-                             float scale, int nblocks, const QuantQuery* queries, std::uint32_t* masks) {
+                             float scale, int nblocks, const QuantQuery* queries, std::uint32_t* masks, bool prefetch) {
   const int checks = QuantChecks(qdim);
   const int groups = qdim / 4;
   const __m256i ones = _mm256_set1_epi16(1);
@@ -269,6 +276,11 @@ TAKEBACK_AVX2 void QuantAvx2(const std::uint8_t* qblocks, const std::int32_t* xx
   for (int b = 0; b < nblocks; ++b) {
     const std::uint8_t* qb = qblocks + static_cast<std::ptrdiff_t>(b) * kBlockLanes * qdim;
     const std::int32_t* bxx = xx + static_cast<std::ptrdiff_t>(b) * checks * kBlockLanes;
+    if (prefetch && b + kPrefetchBlocks < nblocks) {
+      const std::uint8_t* ahead = qb + static_cast<std::ptrdiff_t>(kPrefetchBlocks) * kBlockLanes * qdim;
+      for (int o = 0; o < kBlockLanes * qdim; o += 64)
+        _mm_prefetch(reinterpret_cast<const char*>(ahead + o), _MM_HINT_T0);
+    }
     alignas(16) std::int32_t limit_v[4];
     _mm_store_si128(reinterpret_cast<__m128i*>(limit_v), LaneLimitsAvx2(thr, slack, ex[b], inv_scale));
     __m256i lo[NQ];
@@ -312,16 +324,16 @@ TAKEBACK_AVX2 void QuantAvx2(const std::uint8_t* qblocks, const std::int32_t* xx
 }
 
 void QuantAvx2Any(const std::uint8_t* qblocks, const std::int32_t* xx, const float* ex, int qdim, float scale,
-                  int nblocks, const QuantQuery* queries, int nq, std::uint32_t* masks) {
+                  int nblocks, const QuantQuery* queries, int nq, std::uint32_t* masks, bool prefetch) {
   switch (nq) {
     case 1:
-      return QuantAvx2<1>(qblocks, xx, ex, qdim, scale, nblocks, queries, masks);
+      return QuantAvx2<1>(qblocks, xx, ex, qdim, scale, nblocks, queries, masks, prefetch);
     case 2:
-      return QuantAvx2<2>(qblocks, xx, ex, qdim, scale, nblocks, queries, masks);
+      return QuantAvx2<2>(qblocks, xx, ex, qdim, scale, nblocks, queries, masks, prefetch);
     case 3:
-      return QuantAvx2<3>(qblocks, xx, ex, qdim, scale, nblocks, queries, masks);
+      return QuantAvx2<3>(qblocks, xx, ex, qdim, scale, nblocks, queries, masks, prefetch);
     default:
-      return QuantAvx2<4>(qblocks, xx, ex, qdim, scale, nblocks, queries, masks);
+      return QuantAvx2<4>(qblocks, xx, ex, qdim, scale, nblocks, queries, masks, prefetch);
   }
 }
 

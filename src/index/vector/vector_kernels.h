@@ -85,9 +85,12 @@ struct QuantQuery {
 // nblocks * QuantChecks(qdim) * kBlockLanes; ex: nblocks, each block's
 // largest e_x) and each query i (of nq, 1..kMaxKernelQueries), sets
 // masks[i * nblocks + b] (bit l: lane l) to the lanes of block b that the
-// query cannot rule out.
+// query cannot rule out. `prefetch`: the blocks are probably not in the
+// cache yet (the first call over them); the AVX2 kernel then asks for each
+// block two blocks ahead of the one it works on.
 using QuantKernel = void (*)(const std::uint8_t* qblocks, const std::int32_t* xx, const float* ex, int qdim,
-                             float scale, int nblocks, const QuantQuery* queries, int nq, std::uint32_t* masks);
+                             float scale, int nblocks, const QuantQuery* queries, int nq, std::uint32_t* masks,
+                             bool prefetch);
 
 struct VectorKernels {
   std::string_view name;
