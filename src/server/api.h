@@ -32,7 +32,12 @@ struct ApiOptions {
 // Parses the items of a POST /v1/match body (one signal object, or
 // {"signals":[...]} of up to max_items). kInvalidArgument / kTooLarge with a
 // message naming the offending item and field.
+// The common form (pdq signals with hash and quality only) takes a fast path
+// that gives the same result as ParseMatchBodyGeneral, which takes the rest.
 Result<std::vector<cases::Query>> ParseMatchBody(std::string_view body, std::size_t max_items);
+// ParseMatchBody through the general JSON parser only (the reference the
+// fast path is tested against).
+Result<std::vector<cases::Query>> ParseMatchBodyGeneral(std::string_view body, std::size_t max_items);
 // Parses {"signals":[...]} into signals to store (signal-format.md).
 Result<std::vector<store::NewSignal>> ParseSignalsBody(std::string_view body, std::size_t max_items);
 // The JSON error body.
