@@ -13,6 +13,8 @@
 #include <cstring>
 #include <exception>
 #include <limits>
+#include <memory>
+#include <mutex>
 #include <system_error>
 #include <thread>
 #include <utility>
@@ -1189,6 +1191,47 @@ struct DetectBuffers {
   Worker workers[2];
 };
 
+// Buffers for DetectPasses calls, kept between calls: at most a few per
+// hardware thread (a scan runs one detection per core), the rest freed.
+class BufferPool {
+ public:
+  std::unique_ptr<DetectBuffers> Take() {
+    {
+      const std::lock_guard<std::mutex> lock(mutex_);
+      if (!free_.empty()) {
+        std::unique_ptr<DetectBuffers> b = std::move(free_.back());
+        free_.pop_back();
+        return b;
+      }
+    }
+    return std::make_unique<DetectBuffers>();
+  }
+  void Give(std::unique_ptr<DetectBuffers> b) {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    if (free_.size() < 2 * static_cast<std::size_t>(std::max(1U, std::thread::hardware_concurrency()))) {
+      free_.push_back(std::move(b));
+    }
+  }
+
+ private:
+  std::mutex mutex_;
+  std::vector<std::unique_ptr<DetectBuffers>> free_;
+};
+
+BufferPool& Pool() {
+  static BufferPool pool;
+  return pool;
+}
+
+// One call's buffers, back to the pool when the call ends (or throws).
+struct PooledBuffers {
+  PooledBuffers() : buffers(Pool().Take()) {}
+  ~PooledBuffers() { Pool().Give(std::move(buffers)); }
+  PooledBuffers(const PooledBuffers&) = delete;
+  PooledBuffers& operator=(const PooledBuffers&) = delete;
+  std::unique_ptr<DetectBuffers> buffers;
+};
+
 void RunLevel(const Model& model, const std::vector<PlaneBank>& banks, double adjust_threshold, bool avx2, Worker& w,
               LevelJob& job) {
   const int fr = model.filter_rows;
@@ -1273,10 +1316,11 @@ std::vector<std::vector<Detection>> DetectPasses(const Model& model, const std::
   const bool two = threads > 1;
   // The pyramids: with two threads, the first pass's on a second thread.
   const std::size_t np = passes.size();
-  // The pyramid images and the workers' buffers are kept per calling
-  // thread for its next call: fresh multi-megabyte buffers cost page faults
-  // and zeroing on every call.
-  thread_local DetectBuffers buffers;
+  // The pyramid images and the workers' buffers are kept in a pool for the
+  // next call: fresh multi-megabyte buffers cost page faults and zeroing on
+  // every call.
+  const PooledBuffers pooled;
+  DetectBuffers& buffers = *pooled.buffers;
   if (buffers.upscaled.size() < np) buffers.upscaled.resize(np);
   if (buffers.resized.size() < np) buffers.resized.resize(np);
   std::vector<PlanarImage>& upscaled = buffers.upscaled;
