@@ -410,12 +410,12 @@ TEST(SketchTables, ChosenBySizeAndExact) {
   std::mt19937_64 rng(23);
   auto index = Make("MIH");
   BruteForce ref;
-  Data data = MakeData(70000, 4, rng, 1);
+  Data data = MakeData(66000, 4, rng, 1);
   ASSERT_TRUE(index->Add(data.ids, data.hashes).ok());
   for (std::size_t i = 0; i < data.ids.size(); ++i) ref.Add(data.ids[i], data.hashes[i]);
   ASSERT_TRUE(index->Compact().ok());
   EXPECT_EQ(index->Describe(), "MIH(chunks=16, sketches)");
-  ExpectSame(*index, ref, {data.centres[0], data.centres[2], RandomHash(rng)}, "sketch tables");
+  ExpectSame(*index, ref, {data.centres[0], RandomHash(rng)}, "sketch tables");
   {
     // A batch longer than the probe's pipeline batch, with a delta (removes and adds) on top.
     std::vector<std::uint64_t> gone(data.ids.begin() + 20000, data.ids.begin() + 20100);
@@ -426,7 +426,7 @@ TEST(SketchTables, ChosenBySizeAndExact) {
     ASSERT_TRUE(index->Add(std::span(&added_id, 1), std::span(&added, 1)).ok());
     ref.Add(added_id, added);
     std::vector<PdqHash> queries;
-    for (std::size_t i = 0; i < 75; ++i) {
+    for (std::size_t i = 0; i < 40; ++i) {
       queries.push_back(i % 3 == 0   ? AtDistance(data.hashes[20000 + i], static_cast<int>(i % 32), rng)
                         : i % 3 == 1 ? AtDistance(data.centres[i % 4], static_cast<int>(i % 40), rng)
                                      : RandomHash(rng));
@@ -441,7 +441,7 @@ TEST(SketchTables, ChosenBySizeAndExact) {
       EXPECT_EQ(slice, ref.Range(queries[q], kDefaultRadius)) << "query " << q;
       found += slice.size();
     }
-    EXPECT_GT(found, 25U);  // the near queries do find their hashes (or the removed ones do not)
+    EXPECT_GT(found, 12U);  // the near queries do find their hashes (or the removed ones do not)
   }
   const std::string path = ::testing::TempDir() + "index_sketch_" + std::to_string(::getpid()) + ".tbk";
   ASSERT_TRUE(index->Save(path).ok());
@@ -449,11 +449,11 @@ TEST(SketchTables, ChosenBySizeAndExact) {
     auto loaded = LoadBinaryIndex(path);
     ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
     EXPECT_EQ((*loaded)->Describe(), "MIH(chunks=16, sketches)");
-    ExpectSame(**loaded, ref, {data.centres[1], data.centres[3]}, "sketch tables, loaded");
+    ExpectSame(**loaded, ref, {data.centres[1]}, "sketch tables, loaded");
   }
   std::filesystem::remove(path);
   // Below the threshold the next compaction goes back to bucket lines.
-  std::vector<std::uint64_t> remove(data.ids.begin(), data.ids.begin() + 10000);
+  std::vector<std::uint64_t> remove(data.ids.begin(), data.ids.begin() + 1000);
   ASSERT_TRUE(index->Remove(remove).ok());
   for (std::uint64_t id : remove) ref.Remove(id);
   ASSERT_TRUE(index->Compact().ok());
