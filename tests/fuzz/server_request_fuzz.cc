@@ -107,7 +107,27 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     std::fprintf(stderr, "server_request_fuzz: %d without a JSON error body: %s\n", r.status, r.body.c_str());
     std::abort();
   }
-  (void)takeback::server::ParseMatchBody(body, 1000);
+  {
+    // The match body's fast path must agree with the general parser.
+    const auto fast = takeback::server::ParseMatchBody(body, 1000);
+    const auto general = takeback::server::ParseMatchBodyGeneral(body, 1000);
+    bool same = fast.ok() == general.ok();
+    if (same && fast.ok()) {
+      same = fast->size() == general->size();
+      for (std::size_t i = 0; same && i < fast->size(); ++i) {
+        const auto& a = (*fast)[i];
+        const auto& b = (*general)[i];
+        same = a.type == b.type && a.pdq == b.pdq && a.quality == b.quality && a.dihedral == b.dihedral &&
+               a.digest == b.digest;
+      }
+    } else if (same) {
+      same = fast.status().code() == general.status().code() && fast.status().message() == general.status().message();
+    }
+    if (!same) {
+      std::fprintf(stderr, "server_request_fuzz: ParseMatchBody's fast path disagrees with the general parser\n");
+      std::abort();
+    }
+  }
   (void)takeback::server::ParseSignalsBody(body, 1000);
   return 0;
 }
