@@ -825,7 +825,7 @@ __attribute__((target("avx2,fma"))) inline void ColFiltersAddAvx2(const float* r
   for (; c + 32 <= out_cols; c += 32) {
     __m256 acc0[4];
     __m256 acc1[4];
-    for (int g = 0; g < 4; ++g) {
+    for (std::ptrdiff_t g = 0; g < 4; ++g) {
       acc0[g] = _mm256_loadu_ps(out + c + 8 * g);
       acc1[g] = _mm256_setzero_ps();
     }
@@ -835,20 +835,20 @@ __attribute__((target("avx2,fma"))) inline void ColFiltersAddAvx2(const float* r
       for (int m = 0; m + 1 < kTaps; m += 2) {
         const __m256 t0 = _mm256_broadcast_ss(t + m);
         const __m256 t1 = _mm256_broadcast_ss(t + m + 1);
-        const float* r0 = r + ((kFirst + m) % kTaps) * kRingRow;
-        const float* r1 = r + ((kFirst + m + 1) % kTaps) * kRingRow;
-        for (int g = 0; g < 4; ++g) {
+        const float* r0 = r + static_cast<std::ptrdiff_t>((kFirst + m) % kTaps) * kRingRow;
+        const float* r1 = r + static_cast<std::ptrdiff_t>((kFirst + m + 1) % kTaps) * kRingRow;
+        for (std::ptrdiff_t g = 0; g < 4; ++g) {
           acc0[g] = _mm256_fmadd_ps(_mm256_loadu_ps(r0 + 8 * g), t0, acc0[g]);
           acc1[g] = _mm256_fmadd_ps(_mm256_loadu_ps(r1 + 8 * g), t1, acc1[g]);
         }
       }
       if (kTaps % 2 == 1) {
         const __m256 tl = _mm256_broadcast_ss(t + kTaps - 1);
-        const float* rl = r + ((kFirst + kTaps - 1) % kTaps) * kRingRow;
-        for (int g = 0; g < 4; ++g) acc0[g] = _mm256_fmadd_ps(_mm256_loadu_ps(rl + 8 * g), tl, acc0[g]);
+        const float* rl = r + static_cast<std::ptrdiff_t>((kFirst + kTaps - 1) % kTaps) * kRingRow;
+        for (std::ptrdiff_t g = 0; g < 4; ++g) acc0[g] = _mm256_fmadd_ps(_mm256_loadu_ps(rl + 8 * g), tl, acc0[g]);
       }
     }
-    for (int g = 0; g < 4; ++g) _mm256_storeu_ps(out + c + 8 * g, _mm256_add_ps(acc0[g], acc1[g]));
+    for (std::ptrdiff_t g = 0; g < 4; ++g) _mm256_storeu_ps(out + c + 8 * g, _mm256_add_ps(acc0[g], acc1[g]));
   }
   for (; c < out_cols; c += 8) {
     __m256 acc0 = _mm256_loadu_ps(out + c);
