@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstring>
@@ -395,6 +396,30 @@ Result<std::unique_ptr<BinaryIndex>> LoadMapped(const unsigned char* data, std::
   }
   for (std::size_t c = 0; !sketches && c < base->tables.size(); ++c) {
     if (!TableConsistent(base->tables[c], n)) return corrupt("chunk " + std::to_string(c) + " table is inconsistent");
+  }
+  if (sketches) {
+    // The probe reads 272 random buckets per query: on the file's 4 KiB
+    // pages nearly each one misses the TLB (in the server, searches on a
+    // loaded snapshot cost 20-45% more CPU than on a rebuilt index). Copy the
+    // offsets and sketches (~200 MB at 1M) to huge pages; the hashes, ids and
+    // positions, read only for the rare survivors, stay mapped.
+    constexpr std::size_t kOffsetWords = kSketchBuckets + 1;
+    void* copy_at = nullptr;
+    std::shared_ptr<Region> offsets = AllocateRegion(kSketchChunks * kOffsetWords * sizeof(std::uint32_t), &copy_at);
+    if (offsets == nullptr) return Internal("out of memory loading index file " + path);
+    auto* all_offsets = static_cast<std::uint32_t*>(copy_at);
+    for (std::size_t c = 0; c < base->sketches.size(); ++c) {
+      SketchTable& t = base->sketches[c];
+      std::memcpy(all_offsets + c * kOffsetWords, t.offsets, kOffsetWords * sizeof(std::uint32_t));
+      t.offsets = all_offsets + c * kOffsetWords;
+      const std::size_t bytes = static_cast<std::size_t>(n) * kSketchWords * sizeof(std::uint32_t);
+      std::shared_ptr<Region> copy = AllocateRegion(std::max<std::size_t>(bytes, 64), &copy_at);
+      if (copy == nullptr) return Internal("out of memory loading index file " + path);
+      std::memcpy(copy_at, t.sketches, bytes);
+      t.sketches = static_cast<const std::uint32_t*>(copy_at);
+      base->regions.push_back(std::move(copy));
+    }
+    base->regions.push_back(std::move(offsets));
   }
   PlanProbes(base.get());
   base->regions.push_back(std::move(region));
