@@ -7,9 +7,12 @@
 //  (b) embedding one aligned chip, ms per face, with OpenBLAS on 1 and 2
 //      threads (set in-process with openblas_set_num_threads when the BLAS
 //      that dlib linked has it; otherwise the thread count is whatever
-//      OPENBLAS_NUM_THREADS says, and the bench says so).
+//      OPENBLAS_NUM_THREADS says, and the bench says so), for Takeback's
+//      forward pass (src/face/resnet.h, what FaceAnalyzer uses) and dlib's
+//      network with the same weights.
 // Usage: face_bench [--seconds S] [--takeback-only] [--model-dir DIR] [IMAGE_OR_DIR...]
-// (--takeback-only: Takeback's detector only, not dlib's, for a quick run.)
+// (--takeback-only: Takeback's detector and embedder only, not dlib's, for a
+// quick run.)
 #include <dlfcn.h>
 
 #include <algorithm>
@@ -28,6 +31,8 @@
 #include "common/file.h"
 #include "face/face.h"
 #include "face/fhog.h"
+#include "face/resnet.h"
+#include "face/tfjs_weights.h"
 #include "media/image.h"
 
 namespace {
@@ -295,8 +300,29 @@ int main(int argc, char** argv) {
   for (const int threads : {1, 2}) {
     set_threads(threads);
     const Timing t = MsPerCall(seconds, embed);
-    std::printf("    openblas_set_num_threads(%d): %.1f ms per face (CPU %.1f ms, all threads)\n", threads, t.wall_ms,
-                t.cpu_ms);
+    std::printf("    FaceAnalyzer::Embed, openblas_set_num_threads(%d): %.1f ms per face (CPU %.1f ms, all threads)\n",
+                threads, t.wall_ms, t.cpu_ms);
   }
+  // The two implementations of the network side by side (src/face/resnet.h).
+  auto weights = takeback::face::LoadTfjsWeights(paths.recognition_manifest, paths.recognition_weights);
+  if (!weights.ok()) return 0;
+  using takeback::face::EmbedderKind;
+  for (const EmbedderKind kind : {EmbedderKind::kTakeback, EmbedderKind::kDlib}) {
+    if (kind == EmbedderKind::kDlib && takeback_only) continue;
+    auto embedder = takeback::face::MakeEmbedder(kind, *weights, paths.recognition_manifest);
+    if (!embedder.ok()) {
+      std::printf("    %s embedder: %s\n", takeback::face::EmbedderName(kind), embedder.status().ToString().c_str());
+      continue;
+    }
+    for (const int threads : {1, 2}) {
+      set_threads(threads);
+      const Timing t = MsPerCall(seconds, [&] {
+        if (!(*embedder)->Embed(chip.pixels).ok()) std::abort();
+      });
+      std::printf("    %-8s network, openblas_set_num_threads(%d): %.1f ms per face (CPU %.1f ms, all threads)\n",
+                  takeback::face::EmbedderName(kind), threads, t.wall_ms, t.cpu_ms);
+    }
+  }
+  std::printf("    load average after (b): %s\n", LoadAverage().c_str());
   return 0;
 }

@@ -25,6 +25,7 @@
 
 #include "face/face.h"
 #include "face/fhog.h"
+#include "face/resnet.h"
 #include "face/tfjs_weights.h"
 
 namespace takeback::face {
@@ -72,7 +73,6 @@ using Network = dlib::loss_metric<dlib::fc_no_bias<
 using RgbImage = dlib::matrix<dlib::rgb_pixel>;
 
 constexpr int kMinSide = 16;           // smaller images cannot hold a detectable face
-constexpr int kBatch = 16;             // chips per forward pass
 constexpr double kChipPadding = 0.25;  // dlib's get_face_chip_details default
 
 Status CheckImage(const media::Image& image) {
@@ -339,13 +339,21 @@ Detectors ThreadDetectors() {
   return {&native, &upscaled};
 }
 
+// A chip's interleaved RGB bytes (dlib's rgb_pixel is three bytes, red first).
+std::span<const std::uint8_t> ChipBytes(const RgbImage& chip) {
+  if (chip.size() == 0) return {};
+  return {reinterpret_cast<const std::uint8_t*>(&chip(0, 0)), static_cast<std::size_t>(chip.size()) * 3};
+}
+
 class DlibFaceAnalyzer final : public FaceAnalyzer {
  public:
   Status Load(const ModelPaths& paths) {
     // The recognition weights first: they are small, so a bad file fails fast.
     Result<std::vector<TfjsTensor>> weights = LoadTfjsWeights(paths.recognition_manifest, paths.recognition_weights);
     if (!weights.ok()) return weights.status();
-    TAKEBACK_RETURN_IF_ERROR(LoadNetwork(*weights, paths.recognition_manifest));
+    Result<std::unique_ptr<Embedder>> embedder = MakeTakebackEmbedder(*weights, paths.recognition_manifest);
+    if (!embedder.ok()) return embedder.status();
+    embedder_ = std::move(*embedder);
     std::error_code ec;
     if (!std::filesystem::is_regular_file(paths.shape_predictor, ec)) {
       return NotFound("face landmark model " + paths.shape_predictor +
@@ -379,13 +387,14 @@ class DlibFaceAnalyzer final : public FaceAnalyzer {
         const dlib::full_object_detection shape = predictor_(work.img, found[i].rect);
         dlib::extract_image_chip(work.img, dlib::get_face_chip_details(shape, kChipSize, kChipPadding), chips[i]);
       }
-      std::vector<Descriptor> descriptors = EmbedChips(chips);
       for (std::size_t i = 0; i < found.size(); ++i) {
         Face face;
         face.box = ToInputBox(found[i].rect, work, image.width, image.height);
         face.score = found[i].score;
         face.rotation = 90 * work.quarter_turns;
-        face.descriptor = descriptors[i];
+        Result<Descriptor> descriptor = embedder_->Embed(ChipBytes(chips[i]));
+        if (!descriptor.ok()) return descriptor.status();
+        face.descriptor = *descriptor;
         if (options.keep_chips) face.chip = FromDlib(chips[i]);
         result.faces.push_back(std::move(face));
       }
@@ -403,29 +412,38 @@ class DlibFaceAnalyzer final : public FaceAnalyzer {
     if (chip.width != kChipSize || chip.height != kChipSize) {
       return InvalidArgument("face: a chip must be " + std::to_string(kChipSize) + "x" + std::to_string(kChipSize));
     }
-    try {
-      return EmbedChips({ToDlib(chip)}).front();
-    } catch (const std::exception& e) {
-      return Internal(std::string("face: dlib failed: ") + e.what());
-    }
+    if (chip.channels == 3) return embedder_->Embed(chip.pixels);
+    const RgbImage rgb = ToDlib(chip);  // grey to RGB
+    return embedder_->Embed(ChipBytes(rgb));
   }
 
  private:
-  std::vector<Descriptor> EmbedChips(const std::vector<RgbImage>& chips) {
-    std::vector<Descriptor> out;
-    out.reserve(chips.size());
-    for (std::size_t begin = 0; begin < chips.size(); begin += kBatch) {
-      const std::size_t end = std::min(chips.size(), begin + kBatch);
-      const std::vector<RgbImage> batch(chips.begin() + static_cast<std::ptrdiff_t>(begin),
-                                        chips.begin() + static_cast<std::ptrdiff_t>(end));
-      const std::vector<dlib::matrix<float, 0, 1>> vectors = network_(batch, batch.size());
-      for (const auto& v : vectors) {
-        Descriptor d{};
-        for (int i = 0; i < kDescriptorSize; ++i) d[static_cast<std::size_t>(i)] = v(i);
-        out.push_back(d);
-      }
+  dlib::frontal_face_detector detector_ = dlib::get_frontal_face_detector();
+  dlib::frontal_face_detector up_detector_ = MakeUpscaledDetector();
+  dlib::shape_predictor predictor_;
+  std::unique_ptr<Embedder> embedder_;
+};
+
+// dlib's own network (rn::Network), the reference Takeback's forward pass
+// (resnet.h) is compared with.
+class DlibEmbedder final : public Embedder {
+ public:
+  Result<Descriptor> Embed(std::span<const std::uint8_t> rgb) override {
+    constexpr std::size_t kBytes = 3 * static_cast<std::size_t>(kChipSize) * kChipSize;
+    if (rgb.size() != kBytes) {
+      return InvalidArgument("face: a chip must be " + std::to_string(kChipSize) + "x" + std::to_string(kChipSize) +
+                             " RGB (" + std::to_string(kBytes) + " bytes), got " + std::to_string(rgb.size()));
     }
-    return out;
+    try {
+      RgbImage chip(kChipSize, kChipSize);
+      std::memcpy(static_cast<void*>(&chip(0, 0)), rgb.data(), kBytes);
+      const dlib::matrix<float, 0, 1> v = network_(chip);
+      Descriptor d{};
+      for (int i = 0; i < kDescriptorSize; ++i) d[static_cast<std::size_t>(i)] = v(i);
+      return d;
+    } catch (const std::exception& e) {
+      return Internal(std::string("face: dlib failed: ") + e.what());
+    }
   }
 
   Status LoadNetwork(const std::vector<TfjsTensor>& weights, const std::string& manifest) {
@@ -506,9 +524,7 @@ class DlibFaceAnalyzer final : public FaceAnalyzer {
     return Status::Ok();
   }
 
-  dlib::frontal_face_detector detector_ = dlib::get_frontal_face_detector();
-  dlib::frontal_face_detector up_detector_ = MakeUpscaledDetector();
-  dlib::shape_predictor predictor_;
+ private:
   rn::Network network_;
 };
 
@@ -547,6 +563,16 @@ void UseOneBlasThread() {
   (void)done;
 }
 }  // namespace
+
+Result<std::unique_ptr<Embedder>> MakeDlibEmbedder(const std::vector<TfjsTensor>& weights, const std::string& source) {
+  try {
+    auto embedder = std::make_unique<DlibEmbedder>();
+    TAKEBACK_RETURN_IF_ERROR(embedder->LoadNetwork(weights, source));
+    return std::unique_ptr<Embedder>(std::move(embedder));
+  } catch (const std::exception& e) {
+    return Internal(std::string("face: building dlib's recognition network failed: ") + e.what());
+  }
+}
 
 Result<std::unique_ptr<FaceAnalyzer>> FaceAnalyzer::Open(const ModelPaths& paths) {
   UseOneBlasThread();
