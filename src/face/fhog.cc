@@ -9,6 +9,7 @@
 #include <atomic>
 #include <bit>
 #include <cmath>
+#include <condition_variable>
 #include <cstdlib>
 #include <cstring>
 #include <exception>
@@ -1284,25 +1285,75 @@ void RunLevel(const Model& model, const std::vector<PlaneBank>& banks, double ad
   }
 }
 
-// One pass's pyramid: level 0 is the pass's image (or its 2x upscale),
-// level i + 1 is (5/6) of level i.
-void BuildPyramid(const Model& model, const Pass& pass, PlanarImage& upscaled, std::vector<PlanarImage>& resized,
-                  std::vector<const PlanarImage*>& levels) {
-  const PlanarImage* base = pass.image;
-  if (pass.upscale_2x) {
-    ResizeInto(*pass.image, pass.image->width * 2, pass.image->height * 2, upscaled);
-    base = &upscaled;
+// The pyramid levels' sizes, known before any of them is built: level 0 is
+// the pass's image (or its 2x upscale), level i + 1 is (5/6) of level i.
+std::vector<std::pair<int, int>> PyramidSizes(const Model& model, const Pass& pass) {
+  std::vector<std::pair<int, int>> sizes;
+  if (pass.image == nullptr || pass.image->width <= 0 || pass.image->height <= 0 || pass.max_levels <= 0) return sizes;
+  int w = pass.upscale_2x ? pass.image->width * 2 : pass.image->width;
+  int h = pass.upscale_2x ? pass.image->height * 2 : pass.image->height;
+  const int n = PyramidLevels(model, w, h, pass.max_levels);
+  for (int level = 0; level < n; ++level) {
+    sizes.emplace_back(w, h);
+    w = (5 * w) / 6;
+    h = (5 * h) / 6;
   }
-  if (base->width <= 0 || base->height <= 0) return;
-  const int n = PyramidLevels(model, base->width, base->height, pass.max_levels);
-  resized.resize(static_cast<std::size_t>(std::max(n - 1, 0)));
-  levels.push_back(base);
-  for (int level = 1; level < n; ++level) {
-    const PlanarImage& prev = *levels.back();
-    ResizeInto(prev, (5 * prev.width) / 6, (5 * prev.height) / 6, resized[static_cast<std::size_t>(level - 1)]);
-    levels.push_back(&resized[static_cast<std::size_t>(level - 1)]);
-  }
+  return sizes;
 }
+
+// Hands out the level jobs, the largest ready one first, while the pyramids
+// are still being built: a thread never waits for a level when a smaller
+// one is ready, and the two threads finish together.
+class Schedule {
+ public:
+  static constexpr std::size_t kNone = static_cast<std::size_t>(-1);
+
+  // `order`: the jobs, largest first; `ready[i]`: job i's image exists.
+  Schedule(std::vector<std::size_t> order, std::vector<char> ready)
+      : order_(std::move(order)), ready_(std::move(ready)), taken_(ready_.size(), 0), left_(order_.size()) {}
+
+  void MarkReady(std::size_t job) {
+    {
+      const std::lock_guard<std::mutex> lock(mutex_);
+      ready_[job] = 1;
+    }
+    changed_.notify_all();
+  }
+
+  // No more jobs for anyone (a pyramid could not be built).
+  void Cancel() {
+    {
+      const std::lock_guard<std::mutex> lock(mutex_);
+      left_ = 0;
+    }
+    changed_.notify_all();
+  }
+
+  // The next job to run, waiting for one to be ready; kNone when all are
+  // taken (or cancelled).
+  std::size_t Take() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    while (true) {
+      if (left_ == 0) return kNone;
+      for (const std::size_t i : order_) {
+        if (taken_[i] == 0 && ready_[i] != 0) {
+          taken_[i] = 1;
+          --left_;
+          return i;
+        }
+      }
+      changed_.wait(lock);
+    }
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::vector<std::size_t> order_;
+  std::vector<char> ready_;
+  std::vector<char> taken_;
+  std::size_t left_;
+};
 
 }  // namespace
 
@@ -1314,7 +1365,6 @@ std::vector<std::vector<Detection>> DetectPasses(const Model& model, const std::
   }
   const bool avx2 = UsingAvx2();
   const bool two = threads > 1;
-  // The pyramids: with two threads, the first pass's on a second thread.
   const std::size_t np = passes.size();
   // The pyramid images and the workers' buffers are kept in a pool for the
   // next call: fresh multi-megabyte buffers cost page faults and zeroing on
@@ -1325,60 +1375,26 @@ std::vector<std::vector<Detection>> DetectPasses(const Model& model, const std::
   if (buffers.resized.size() < np) buffers.resized.resize(np);
   std::vector<PlanarImage>& upscaled = buffers.upscaled;
   std::vector<std::vector<PlanarImage>>& resized = buffers.resized;
-  std::vector<std::vector<const PlanarImage*>> levels(np);
-  const auto build = [&](std::size_t i) {
-    const Pass& p = passes[i];
-    if (p.image == nullptr || p.image->width <= 0 || p.image->height <= 0 || p.max_levels <= 0) return;
-    BuildPyramid(model, p, upscaled[i], resized[i], levels[i]);
-  };
-  // Runs fn(0) on a second thread and fn(1..n-1) here; all on this thread
-  // when no thread can be had.
-  const auto split = [&](auto&& first, auto&& rest) {
-    std::thread helper;
-    std::exception_ptr error;
-    if (two) {
-      try {
-        helper = std::thread([&] {
-          try {
-            first();
-          } catch (...) {
-            error = std::current_exception();
-          }
-        });
-      } catch (const std::system_error&) {
-        // No thread to be had: all of the work runs here.
-      }
-    }
-    if (!helper.joinable()) first();
-    std::exception_ptr own;
-    try {
-      rest();
-    } catch (...) {
-      own = std::current_exception();
-    }
-    if (helper.joinable()) helper.join();
-    if (own) std::rethrow_exception(own);
-    if (error) std::rethrow_exception(error);
-  };
-  if (np >= 2) {
-    split([&] { build(0); },
-          [&] {
-            for (std::size_t i = 1; i < np; ++i) build(i);
-          });
-  } else if (np == 1) {
-    build(0);
-  }
-
-  // Every level of every pass, the largest first, taken in turn by the
-  // threads.
+  // Every level of every pass is a job; its image pointer is known before
+  // the image is built.
   std::vector<LevelJob> jobs;
+  std::vector<std::vector<std::size_t>> pass_jobs(np);
+  std::vector<char> ready;
   for (std::size_t i = 0; i < np; ++i) {
-    for (std::size_t l = 0; l < levels[i].size(); ++l) {
+    const std::vector<std::pair<int, int>> sizes = PyramidSizes(model, passes[i]);
+    if (!sizes.empty() && resized[i].size() < sizes.size() - 1) resized[i].resize(sizes.size() - 1);
+    for (std::size_t l = 0; l < sizes.size(); ++l) {
       LevelJob job;
       job.pass = static_cast<int>(i);
       job.level = static_cast<int>(l);
-      job.image = levels[i][l];
-      job.cost = static_cast<std::int64_t>(job.image->width) * job.image->height;
+      if (l > 0) {
+        job.image = &resized[i][l - 1];
+      } else {
+        job.image = passes[i].upscale_2x ? &upscaled[i] : passes[i].image;
+      }
+      job.cost = static_cast<std::int64_t>(sizes[l].first) * sizes[l].second;
+      pass_jobs[i].push_back(jobs.size());
+      ready.push_back(l == 0 && !passes[i].upscale_2x ? 1 : 0);
       jobs.push_back(std::move(job));
     }
   }
@@ -1386,18 +1402,67 @@ std::vector<std::vector<Detection>> DetectPasses(const Model& model, const std::
   for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
   std::stable_sort(order.begin(), order.end(),
                    [&](std::size_t a, std::size_t b) { return jobs[a].cost > jobs[b].cost; });
-  const std::vector<PlaneBank> banks = MakeBanks(model);
-  std::atomic<std::size_t> next{0};
-  const auto work = [&](Worker& w) {
-    for (std::size_t i = next.fetch_add(1); i < order.size(); i = next.fetch_add(1)) {
-      RunLevel(model, banks, adjust_threshold, avx2, w, jobs[order[i]]);
+  Schedule schedule(std::move(order), std::move(ready));
+  // Builds pass i's pyramid, each level handed to the schedule as soon as
+  // it exists.
+  const auto build = [&](std::size_t i) {
+    try {
+      const Pass& p = passes[i];
+      const std::vector<std::size_t>& ids = pass_jobs[i];
+      for (std::size_t l = 0; l < ids.size(); ++l) {
+        if (l == 0 && !p.upscale_2x) continue;  // the pass's own image
+        const PlanarImage& prev = l == 0 ? *p.image : *jobs[ids[l - 1]].image;
+        const int w = l == 0 ? 2 * prev.width : (5 * prev.width) / 6;
+        const int h = l == 0 ? 2 * prev.height : (5 * prev.height) / 6;
+        ResizeInto(prev, w, h, l == 0 ? upscaled[i] : resized[i][l - 1]);
+        schedule.MarkReady(ids[l]);
+      }
+    } catch (...) {
+      schedule.Cancel();
+      throw;
     }
   };
+  const std::vector<PlaneBank> banks = MakeBanks(model);
+  const auto work = [&](Worker& w) {
+    for (std::size_t i = schedule.Take(); i != Schedule::kNone; i = schedule.Take()) {
+      RunLevel(model, banks, adjust_threshold, avx2, w, jobs[i]);
+    }
+  };
+  // With two threads, the helper builds the later passes' pyramids (the
+  // upscaled pass's is the most work) or, with one pass, its pyramid; this
+  // thread builds the first pass's, if any, and starts on the levels as they
+  // become ready. Then both take jobs until none is left.
+  std::thread helper;
+  std::exception_ptr helper_error;
   if (two && jobs.size() > 1) {
-    split([&] { work(buffers.workers[1]); }, [&] { work(buffers.workers[0]); });
-  } else {
-    work(buffers.workers[0]);
+    try {
+      helper = std::thread([&] {
+        try {
+          for (std::size_t i = np >= 2 ? 1 : 0; i < np; ++i) build(i);
+          work(buffers.workers[1]);
+        } catch (...) {
+          helper_error = std::current_exception();
+        }
+      });
+    } catch (const std::system_error&) {
+      // No thread to be had: all of the work runs here, below.
+    }
   }
+  std::exception_ptr own_error;
+  try {
+    if (helper.joinable()) {
+      if (np >= 2) build(0);
+    } else {
+      for (std::size_t i = 0; i < np; ++i) build(i);
+    }
+    work(buffers.workers[0]);
+  } catch (...) {
+    own_error = std::current_exception();
+    schedule.Cancel();  // the helper may be waiting for a level this thread never built
+  }
+  if (helper.joinable()) helper.join();
+  if (own_error) std::rethrow_exception(own_error);
+  if (helper_error) std::rethrow_exception(helper_error);
 
   // Per pass: every detector's windows, level by level (dlib's order), the
   // highest score first, then dlib's greedy non-max suppression.

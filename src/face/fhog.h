@@ -117,10 +117,13 @@ struct Pass {
 };
 
 // Detect for several passes at once, each pass's detections as Detect
-// returns them. With threads > 1 the pyramid levels of all the passes are
-// shared out between two threads (the largest first): the same detections,
-// less wall time, about the same CPU time. Runs on the calling thread alone
-// when no second thread can be started.
+// returns them. With threads > 1 two threads share the work: a second
+// thread builds the later passes' pyramids (the first pass's when there is
+// one), the calling thread the first pass's, and each level is scanned as
+// soon as it is built, the largest ready level first, so that both threads
+// finish together. The same detections, less wall time, about the same CPU
+// time. Runs on the calling thread alone when no second thread can be
+// started.
 std::vector<std::vector<Detection>> DetectPasses(const Model& model, const std::vector<Pass>& passes,
                                                  double adjust_threshold, int threads, Stats* stats = nullptr);
 

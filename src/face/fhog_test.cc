@@ -153,6 +153,56 @@ TEST(FhogDetect, TwoThreadsFindWhatOneFinds) {
   }
 }
 
+// The two threads take levels as the pyramids are being built (the helper
+// builds the later passes' pyramids, this thread the first's): any number of
+// passes, one of them empty, several calls in a row, always what one thread
+// finds.
+TEST(FhogDetect, TwoThreadsAnyPassesSameAsOne) {
+  if (!fs::is_directory(kFaceDir)) GTEST_SKIP() << "test data not found at " << kFaceDir;
+  Result<media::Image> a = Load("swap-result-B-on-A.jpg");
+  Result<media::Image> b = Load("messi5.jpg");
+  ASSERT_TRUE(a.ok());
+  ASSERT_TRUE(b.ok());
+  const fhog::PlanarImage pa = fhog::ToPlanar(a->pixels.data(), a->width, a->height, a->channels);
+  const fhog::PlanarImage pb = fhog::ToPlanar(b->pixels.data(), b->width, b->height, b->channels);
+  const fhog::PlanarImage empty;
+  const fhog::Model& model = fhog::FrontalFaceModel();
+  const std::vector<std::vector<fhog::Pass>> cases = {
+      {{.image = &pa, .upscale_2x = false, .max_levels = 1000}},
+      {{.image = &pb, .upscale_2x = true, .max_levels = 4}},
+      {{.image = &pb, .upscale_2x = true, .max_levels = 4},
+       {.image = &empty, .upscale_2x = true, .max_levels = 4},
+       {.image = &pa, .upscale_2x = false, .max_levels = 1000},
+       {.image = &pa, .upscale_2x = true, .max_levels = 2}},
+  };
+  for (std::size_t n = 0; n < cases.size(); ++n) {
+    fhog::Stats one_stats;
+    const auto one = fhog::DetectPasses(model, cases[n], -0.5, 1, &one_stats);
+    ASSERT_EQ(one.size(), cases[n].size());
+    EXPECT_GT(one_stats.levels, 0);
+    std::size_t found = 0;
+    for (const auto& pass : one) found += pass.size();
+    EXPECT_GT(found, 0U) << "case " << n;  // each case has a face (messi5's needs the upscaled pass)
+    for (int round = 0; round < 3; ++round) {
+      fhog::Stats two_stats;
+      const auto two = fhog::DetectPasses(model, cases[n], -0.5, 2, &two_stats);
+      ASSERT_EQ(two.size(), one.size());
+      EXPECT_EQ(two_stats.levels, one_stats.levels);
+      EXPECT_EQ(two_stats.pixels, one_stats.pixels);
+      for (std::size_t p = 0; p < one.size(); ++p) {
+        ASSERT_EQ(two[p].size(), one[p].size()) << "case " << n << " pass " << p;
+        for (std::size_t i = 0; i < one[p].size(); ++i) {
+          EXPECT_EQ(two[p][i].rect.left, one[p][i].rect.left);
+          EXPECT_EQ(two[p][i].rect.top, one[p][i].rect.top);
+          EXPECT_EQ(two[p][i].rect.right, one[p][i].rect.right);
+          EXPECT_EQ(two[p][i].rect.bottom, one[p][i].rect.bottom);
+          EXPECT_EQ(two[p][i].score, one[p][i].score);
+        }
+      }
+    }
+  }
+}
+
 // Interleaved RGB to planes, with the AVX2 shuffles and without, on a size
 // that leaves a tail of pixels for the scalar loop.
 TEST(FhogPlanar, ChannelsLandInTheirPlanes) {
