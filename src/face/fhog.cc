@@ -809,49 +809,17 @@ __attribute__((target("avx2,fma"))) void RowFiltersAvx2(const float* in, int out
 
 // All parts of one detector for this plane: their column filters added to
 // one output row of the detector's response, with one load and store of it
-// per 8 outputs. bases[j] is part j's ring (kTaps rows of kRingRow floats);
-// the output row's m-th input row sits in slot (kFirst + m) % kTaps, a
-// constant offset in this instantiation (one per first slot), so the loads
-// need no row pointers.
+// per 8 outputs, from column `begin` on. ring + j * kPartStride is part j's
+// ring (kSlots rows of kRingRow floats); the output row's m-th input row
+// sits in slot (kFirst + m) % kSlots, a constant offset in this
+// instantiation (one per first slot), so the loads need no row pointers.
 inline constexpr int kRingRow = 64;  // floats per ring row: the column tile
 
-template <int kTaps, int kFirst>
+template <int kTaps, int kSlots, int kFirst>
 __attribute__((target("avx2,fma"))) inline void ColFiltersAddAvx2(const float* ring, const float* taps, int parts,
-                                                                  int out_cols, float* out) {
-  constexpr std::ptrdiff_t kPartStride = static_cast<std::ptrdiff_t>(kTaps) * kRingRow;
-  int c = 0;
-  // 32 outputs at a time: each tap is broadcast once for four vectors (the
-  // loads, not the multiply-adds, bound this loop). Each vector's sums are
-  // made in the same order as in the loop below, so the same roundings.
-  for (; c + 32 <= out_cols; c += 32) {
-    __m256 acc0[4];
-    __m256 acc1[4];
-    for (std::ptrdiff_t g = 0; g < 4; ++g) {
-      acc0[g] = _mm256_loadu_ps(out + c + 8 * g);
-      acc1[g] = _mm256_setzero_ps();
-    }
-    for (int j = 0; j < parts; ++j) {
-      const float* r = ring + j * kPartStride + c;
-      const float* t = taps + static_cast<std::ptrdiff_t>(j) * kTaps;
-      for (int m = 0; m + 1 < kTaps; m += 2) {
-        const __m256 t0 = _mm256_broadcast_ss(t + m);
-        const __m256 t1 = _mm256_broadcast_ss(t + m + 1);
-        const float* r0 = r + static_cast<std::ptrdiff_t>((kFirst + m) % kTaps) * kRingRow;
-        const float* r1 = r + static_cast<std::ptrdiff_t>((kFirst + m + 1) % kTaps) * kRingRow;
-        for (std::ptrdiff_t g = 0; g < 4; ++g) {
-          acc0[g] = _mm256_fmadd_ps(_mm256_loadu_ps(r0 + 8 * g), t0, acc0[g]);
-          acc1[g] = _mm256_fmadd_ps(_mm256_loadu_ps(r1 + 8 * g), t1, acc1[g]);
-        }
-      }
-      if (kTaps % 2 == 1) {
-        const __m256 tl = _mm256_broadcast_ss(t + kTaps - 1);
-        const float* rl = r + static_cast<std::ptrdiff_t>((kFirst + kTaps - 1) % kTaps) * kRingRow;
-        for (std::ptrdiff_t g = 0; g < 4; ++g) acc0[g] = _mm256_fmadd_ps(_mm256_loadu_ps(rl + 8 * g), tl, acc0[g]);
-      }
-    }
-    for (std::ptrdiff_t g = 0; g < 4; ++g) _mm256_storeu_ps(out + c + 8 * g, _mm256_add_ps(acc0[g], acc1[g]));
-  }
-  for (; c < out_cols; c += 8) {
+                                                                  int begin, int out_cols, float* out) {
+  constexpr std::ptrdiff_t kPartStride = static_cast<std::ptrdiff_t>(kSlots) * kRingRow;
+  for (int c = begin; c < out_cols; c += 8) {
     __m256 acc0 = _mm256_loadu_ps(out + c);
     __m256 acc1 = _mm256_setzero_ps();
     for (int j = 0; j < parts; ++j) {
@@ -859,12 +827,12 @@ __attribute__((target("avx2,fma"))) inline void ColFiltersAddAvx2(const float* r
       const float* t = taps + static_cast<std::ptrdiff_t>(j) * kTaps;
       for (int m = 0; m + 1 < kTaps; m += 2) {
         acc0 =
-            _mm256_fmadd_ps(_mm256_loadu_ps(r + ((kFirst + m) % kTaps) * kRingRow), _mm256_broadcast_ss(t + m), acc0);
-        acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(r + ((kFirst + m + 1) % kTaps) * kRingRow),
+            _mm256_fmadd_ps(_mm256_loadu_ps(r + ((kFirst + m) % kSlots) * kRingRow), _mm256_broadcast_ss(t + m), acc0);
+        acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(r + ((kFirst + m + 1) % kSlots) * kRingRow),
                                _mm256_broadcast_ss(t + m + 1), acc1);
       }
       if (kTaps % 2 == 1) {
-        acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(r + ((kFirst + kTaps - 1) % kTaps) * kRingRow),
+        acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(r + ((kFirst + kTaps - 1) % kSlots) * kRingRow),
                                _mm256_broadcast_ss(t + kTaps - 1), acc0);
       }
     }
@@ -872,27 +840,94 @@ __attribute__((target("avx2,fma"))) inline void ColFiltersAddAvx2(const float* r
   }
 }
 
-// Every detector's parts for this plane (group g: parts group_begin[g] to
-// group_begin[g + 1], all of one detector, added to outs[g]); the parts'
-// rings follow each other in `ring`.
-template <int kTaps, int kFirst>
-__attribute__((target("avx2,fma"))) void ColFiltersAllAvx2(const float* ring, const float* taps, const int* group_begin,
-                                                           int groups, float* const* outs, int out_cols) {
-  for (int g = 0; g < groups; ++g) {
-    const int j0 = group_begin[g];
-    ColFiltersAddAvx2<kTaps, kFirst>(ring + static_cast<std::ptrdiff_t>(j0) * kTaps * kRingRow,
-                                     taps + static_cast<std::ptrdiff_t>(j0) * kTaps, group_begin[g + 1] - j0, out_cols,
-                                     outs[g]);
+// The same for two consecutive output rows at once (out0, then out1 one
+// row below): their kTaps + 1 input rows are loaded once for both, which
+// takes this loop from bound by loads to bound by multiply-adds. Each
+// output's sums are made in the same order as in ColFiltersAddAvx2 (even
+// taps into one accumulator starting from the output, odd taps into
+// another, parts in order), so the same roundings.
+template <int kTaps, int kSlots, int kFirst>
+__attribute__((target("avx2,fma"))) inline void ColFiltersAddPairAvx2(const float* ring, const float* taps, int parts,
+                                                                      int out_cols, float* out0, float* out1) {
+  static_assert(kSlots > kTaps);
+  constexpr std::ptrdiff_t kPartStride = static_cast<std::ptrdiff_t>(kSlots) * kRingRow;
+  int c = 0;
+  for (; c + 16 <= out_cols; c += 16) {
+    __m256 a0[2];  // row 0, even taps (from the output)
+    __m256 a1[2];  // row 0, odd taps
+    __m256 b0[2];  // row 1, even taps (from the output)
+    __m256 b1[2];  // row 1, odd taps
+    for (std::ptrdiff_t g = 0; g < 2; ++g) {
+      a0[g] = _mm256_loadu_ps(out0 + c + 8 * g);
+      b0[g] = _mm256_loadu_ps(out1 + c + 8 * g);
+      a1[g] = _mm256_setzero_ps();
+      b1[g] = _mm256_setzero_ps();
+    }
+    for (int j = 0; j < parts; ++j) {
+      const float* r = ring + j * kPartStride + c;
+      const float* t = taps + static_cast<std::ptrdiff_t>(j) * kTaps;
+      // Input row m is row 0's tap m and row 1's tap m - 1.
+      for (int m = 0; m <= kTaps; ++m) {
+        const float* rm = r + static_cast<std::ptrdiff_t>((kFirst + m) % kSlots) * kRingRow;
+        const __m256 v[2] = {_mm256_loadu_ps(rm), _mm256_loadu_ps(rm + 8)};
+        if (m < kTaps) {
+          const __m256 tap = _mm256_broadcast_ss(t + m);
+          __m256* acc = m % 2 == 0 || (kTaps % 2 == 1 && m == kTaps - 1) ? a0 : a1;
+          for (int g = 0; g < 2; ++g) acc[g] = _mm256_fmadd_ps(v[g], tap, acc[g]);
+        }
+        if (m >= 1) {
+          const __m256 tap = _mm256_broadcast_ss(t + m - 1);
+          __m256* acc = (m - 1) % 2 == 0 || (kTaps % 2 == 1 && m - 1 == kTaps - 1) ? b0 : b1;
+          for (int g = 0; g < 2; ++g) acc[g] = _mm256_fmadd_ps(v[g], tap, acc[g]);
+        }
+      }
+    }
+    for (std::ptrdiff_t g = 0; g < 2; ++g) {
+      _mm256_storeu_ps(out0 + c + 8 * g, _mm256_add_ps(a0[g], a1[g]));
+      _mm256_storeu_ps(out1 + c + 8 * g, _mm256_add_ps(b0[g], b1[g]));
+    }
+  }
+  if (c < out_cols) {
+    ColFiltersAddAvx2<kTaps, kSlots, kFirst>(ring, taps, parts, c, out_cols, out0);
+    ColFiltersAddAvx2<kTaps, kSlots, (kFirst + 1) % kSlots>(ring, taps, parts, c, out_cols, out1);
   }
 }
 
-using ColFiltersFn = void (*)(const float*, const float*, const int*, int, float* const*, int);
-
-template <int... kFirst>
-constexpr std::array<ColFiltersFn, sizeof...(kFirst)> ColFilterTable(std::integer_sequence<int, kFirst...> /*unused*/) {
-  return {&ColFiltersAllAvx2<10, kFirst>...};
+// Every detector's parts for this plane (group g: parts group_begin[g] to
+// group_begin[g + 1], all of one detector, added to outs[g], and with
+// kPair to outs[g] + row_stride too, the next output row); the parts' rings
+// follow each other in `ring`.
+template <int kTaps, int kSlots, bool kPair, int kFirst>
+__attribute__((target("avx2,fma"))) void ColFiltersAllAvx2(const float* ring, const float* taps, const int* group_begin,
+                                                           int groups, float* const* outs, std::size_t row_stride,
+                                                           int out_cols) {
+  for (int g = 0; g < groups; ++g) {
+    const int j0 = group_begin[g];
+    const float* part_ring = ring + static_cast<std::ptrdiff_t>(j0) * kSlots * kRingRow;
+    const float* part_taps = taps + static_cast<std::ptrdiff_t>(j0) * kTaps;
+    if constexpr (kPair) {
+      ColFiltersAddPairAvx2<kTaps, kSlots, kFirst>(part_ring, part_taps, group_begin[g + 1] - j0, out_cols, outs[g],
+                                                   outs[g] + row_stride);
+    } else {
+      ColFiltersAddAvx2<kTaps, kSlots, kFirst>(part_ring, part_taps, group_begin[g + 1] - j0, 0, out_cols, outs[g]);
+    }
+  }
 }
-inline constexpr std::array<ColFiltersFn, 10> kColFilters10 = ColFilterTable(std::make_integer_sequence<int, 10>{});
+
+using ColFiltersFn = void (*)(const float*, const float*, const int*, int, float* const*, std::size_t, int);
+
+// The ring holds the 10 input rows of an output row and one more, so that
+// two output rows can be made at once.
+inline constexpr int kSlots10 = 11;
+
+template <bool kPair, int... kFirst>
+constexpr std::array<ColFiltersFn, sizeof...(kFirst)> ColFilterTable(std::integer_sequence<int, kFirst...> /*unused*/) {
+  return {&ColFiltersAllAvx2<10, kSlots10, kPair, kFirst>...};
+}
+inline constexpr std::array<ColFiltersFn, kSlots10> kColFilters10 =
+    ColFilterTable<false>(std::make_integer_sequence<int, kSlots10>{});
+inline constexpr std::array<ColFiltersFn, kSlots10> kColFilterPairs10 =
+    ColFilterTable<true>(std::make_integer_sequence<int, kSlots10>{});
 #endif
 
 // Fills `responses` (one out_rows x stride image per detector).
@@ -903,17 +938,23 @@ void ApplyFilters(const FeatureMap& feats, const std::vector<PlaneBank>& banks, 
   const std::size_t stride = static_cast<std::size_t>(feats.stride);
   const std::size_t response_size = static_cast<std::size_t>(out_rows) * stride;
   responses.assign(static_cast<std::size_t>(detectors) * response_size, 0.0F);
-  // Column tiles of kTile outputs keep each plane's rings (parts x fr rows
-  // x kTile floats, about 25 KB) in the L1 cache.
+  // Column tiles of kTile outputs keep each plane's rings (parts x slots
+  // rows x kTile floats, about 28 KB) in the L1 cache. A ring holds an
+  // output row's fr input rows and one more, so that the AVX2 column filters
+  // can make two output rows at once.
   constexpr int kTile = 64;
   static_assert(kTile == kRingRow);
-  const std::size_t part_stride = static_cast<std::size_t>(fr) * kTile;  // one ring per part
+  const int slots = fr + 1;
+  const std::size_t part_stride = static_cast<std::size_t>(slots) * kTile;  // one ring per part
   std::size_t max_groups = 0;
   for (const PlaneBank& bank : banks) max_groups = std::max(max_groups, static_cast<std::size_t>(bank.groups()));
   std::vector<float*> outs(max_groups);
   std::vector<const float*> rows(static_cast<std::size_t>(fr));
-#if !TAKEBACK_FHOG_X86
+#if TAKEBACK_FHOG_X86
+  const bool pairs = avx2 && fr == 10 && slots == kSlots10;
+#else
   (void)avx2;
+  const bool pairs = false;
 #endif
   for (int p = 0; p < kPlanes; ++p) {
     const PlaneBank& bank = banks[static_cast<std::size_t>(p)];
@@ -921,10 +962,20 @@ void ApplyFilters(const FeatureMap& feats, const std::vector<PlaneBank>& banks, 
     const std::size_t need = static_cast<std::size_t>(bank.parts()) * part_stride;
     if (ring.size() < need) ring.resize(need);
     const float* plane = feats.plane(p);
+    const int groups = bank.groups();
+    // Parts are grouped by detector (MakeBanks adds them detector by
+    // detector): each group adds all of its parts to its detector's row.
+    const auto point_outs = [&](int o, int c0) {
+      for (int g = 0; g < groups; ++g) {
+        const int k = bank.detector[static_cast<std::size_t>(bank.group_begin[static_cast<std::size_t>(g)])];
+        outs[static_cast<std::size_t>(g)] = responses.data() + static_cast<std::size_t>(k) * response_size +
+                                            static_cast<std::size_t>(o) * stride + static_cast<std::size_t>(c0);
+      }
+    };
     for (int c0 = 0; c0 < out_cols; c0 += kTile) {
       const int tile_cols = std::min(kTile, out_cols - c0);
       for (int r = 0; r < feats.rows; ++r) {
-        const std::size_t slot = static_cast<std::size_t>(r % fr) * kTile;
+        const std::size_t slot = static_cast<std::size_t>(r % slots) * kTile;
         const float* in = plane + static_cast<std::size_t>(r) * stride + c0;
         const bool padding = r < feats.first_row || r >= feats.end_row;
         if (padding) {
@@ -945,29 +996,30 @@ void ApplyFilters(const FeatureMap& feats, const std::vector<PlaneBank>& banks, 
 #endif
         const int o = r - fr + 1;  // the output row this input row completes
         if (o < 0) continue;
-        const int first_slot = o % fr;  // ring slot of the output row's first input row
-        // Parts are grouped by detector (MakeBanks adds them detector by
-        // detector): each group adds all of its parts to its detector's row.
-        const int groups = bank.groups();
-        for (int g = 0; g < groups; ++g) {
-          const int k = bank.detector[static_cast<std::size_t>(bank.group_begin[static_cast<std::size_t>(g)])];
-          outs[static_cast<std::size_t>(g)] = responses.data() + static_cast<std::size_t>(k) * response_size +
-                                              static_cast<std::size_t>(o) * stride + static_cast<std::size_t>(c0);
-        }
 #if TAKEBACK_FHOG_X86
-        if (avx2 && fr == 10) {
-          kColFilters10[static_cast<std::size_t>(first_slot)](ring.data(), bank.col.data(), bank.group_begin.data(),
-                                                              groups, outs.data(), tile_cols);
+        if (pairs) {
+          // Rows o - 1 and o together when o is odd; the last row alone when
+          // the count is odd.
+          if (o % 2 == 1) {
+            point_outs(o - 1, c0);
+            kColFilterPairs10[static_cast<std::size_t>((o - 1) % slots)](
+                ring.data(), bank.col.data(), bank.group_begin.data(), groups, outs.data(), stride, tile_cols);
+          } else if (o == out_rows - 1) {
+            point_outs(o, c0);
+            kColFilters10[static_cast<std::size_t>(o % slots)](ring.data(), bank.col.data(), bank.group_begin.data(),
+                                                               groups, outs.data(), stride, tile_cols);
+          }
           continue;
         }
 #endif
+        point_outs(o, c0);
+        const int first_slot = o % slots;  // ring slot of the output row's first input row
         for (int g = 0; g < groups; ++g) {
           for (int j = bank.group_begin[static_cast<std::size_t>(g)];
                j < bank.group_begin[static_cast<std::size_t>(g) + 1]; ++j) {
             const float* base = ring.data() + static_cast<std::size_t>(j) * part_stride;
             for (int m = 0; m < fr; ++m) {
-              rows[static_cast<std::size_t>(m)] =
-                  base + static_cast<std::size_t>(first_slot + m < fr ? first_slot + m : first_slot + m - fr) * kTile;
+              rows[static_cast<std::size_t>(m)] = base + static_cast<std::size_t>((first_slot + m) % slots) * kTile;
             }
             ColFilterAddPortable(rows.data(), tile_cols, bank.col.data() + static_cast<std::size_t>(j) * fr, fr,
                                  outs[static_cast<std::size_t>(g)]);
