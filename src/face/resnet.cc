@@ -11,6 +11,9 @@
 #include <vector>
 
 #include <cblas.h>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 namespace takeback::face {
 namespace {
@@ -25,6 +28,9 @@ struct ConvLayer {
   int pad = 0;                // dlib's default: kernel / 2 for stride 1, else 0
   std::vector<float> weight;  // [out][in][ky][kx], the GEMM's A (out x in*kernel*kernel)
   std::vector<float> bias;    // [out]
+  // The same weights for Conv3x3Direct (3x3 stride-1 layers on AVX2
+  // machines): per tile of 4 output channels, [in][ky * 3 + kx][4].
+  std::vector<float> packed;
 };
 
 // The network's shape, input to output, in the order the manifest lists the
@@ -62,29 +68,40 @@ constexpr int kFinalChannels = 256;
 constexpr std::array<float, 3> kMean = {122.782F, 117.001F, 104.298F};
 constexpr float kInputScale = 1.0F / 256.0F;
 
-// A C x H x W activation in a caller-owned buffer.
+// A C x H x W activation in a caller-owned buffer, each channel's plane
+// surrounded by `pad` rows and columns of zeros: element (c, y, x) lies at
+// data[c * plane() + (y + pad) * stride() + x + pad]. The 3x3 stride-1
+// convolutions read their padded input in place (no im2col), so the
+// activations they consume carry pad = 1.
 struct Act {
   float* data = nullptr;
   int c = 0;
   int h = 0;
   int w = 0;
-  std::size_t size() const {
-    return static_cast<std::size_t>(c) * static_cast<std::size_t>(h) * static_cast<std::size_t>(w);
+  int pad = 0;
+  int stride() const { return w + 2 * pad; }
+  std::size_t plane() const { return static_cast<std::size_t>(h + 2 * pad) * static_cast<std::size_t>(stride()); }
+  std::size_t size() const { return static_cast<std::size_t>(c) * plane(); }
+  float* at(int ch, int y, int x) const {
+    return data + static_cast<std::size_t>(ch) * plane() + static_cast<std::size_t>(y + pad) * stride() + x + pad;
   }
 };
 
+// Direct 3x3 convolutions read up to a few floats past an activation's last
+// plane (in columns whose results are discarded); buffers carry this slack.
+constexpr std::size_t kSlack = 64;
+
 float* Reserve(std::vector<float>& buffer, std::size_t n) {
-  if (buffer.size() < n) buffer.resize(n);
+  if (buffer.size() < n + kSlack) buffer.assign(n + kSlack, 0.0F);
   return buffer.data();
 }
 
 int OutSize(int in, int kernel, int stride, int pad) { return 1 + (in + 2 * pad - kernel) / stride; }
 
-// col[(c * k + ky) * k + kx][oy * ow + ox] = in[c][oy * s + ky - pad][ox * s + kx - pad], 0 outside.
+// col[(c * k + ky) * k + kx][oy * ow + ox] = in(c, oy * s + ky - pad, ox * s + kx - pad), 0 outside.
 void Im2Col(const Act& in, int k, int s, int pad, int oh, int ow, float* col) {
   const std::size_t n = static_cast<std::size_t>(oh) * static_cast<std::size_t>(ow);
   for (int c = 0; c < in.c; ++c) {
-    const float* plane = in.data + static_cast<std::size_t>(c) * in.h * in.w;
     for (int ky = 0; ky < k; ++ky) {
       for (int kx = 0; kx < k; ++kx) {
         float* row = col + static_cast<std::size_t>((c * k + ky) * k + kx) * n;
@@ -98,7 +115,7 @@ void Im2Col(const Act& in, int k, int s, int pad, int oh, int ow, float* col) {
             std::fill(dst, dst + ow, 0.0F);
             continue;
           }
-          const float* src = plane + static_cast<std::size_t>(iy) * in.w + (kx - pad);
+          const float* src = in.at(c, iy, kx - pad);
           std::fill(dst, dst + x0, 0.0F);
           if (s == 1) {
             std::memcpy(dst + x0, src + x0, static_cast<std::size_t>(x1 - x0) * sizeof(float));
@@ -112,10 +129,123 @@ void Im2Col(const Act& in, int k, int s, int pad, int oh, int ow, float* col) {
   }
 }
 
+#if defined(__x86_64__)
+bool HaveAvx2Fma() {
+  static const bool have = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  return have;
+}
+
+// Rows of output channels and floats of output positions per direct-conv tile.
+constexpr int kTileRows = 4;
+constexpr int kTileCols = 24;
+
+// One tile of a 3x3 stride-1 convolution over a padded input: output
+// channels [4) x positions [8 * NB) starting at `in` (the position's
+// top-left tap in channel 0's padded plane). `w` holds the tile's weights as
+// [in channel][tap][4]. out[r * ldc + j] = the sum over channels and taps.
+template <int NB>
+__attribute__((target("avx2,fma"))) void Conv3x3Tile(const float* in, std::size_t plane, int cin, int wp,
+                                                     const float* w, float* out, std::size_t ldc) {
+  // Twelve named accumulators (not an array: GCC kept an array in memory).
+  __m256 a00 = _mm256_setzero_ps(), a01 = a00, a02 = a00, a10 = a00, a11 = a00, a12 = a00;
+  __m256 a20 = a00, a21 = a00, a22 = a00, a30 = a00, a31 = a00, a32 = a00;
+  for (int c = 0; c < cin; ++c, in += plane) {
+    for (int ky = 0; ky < 3; ++ky) {
+      const float* row = in + static_cast<std::ptrdiff_t>(ky) * wp;
+      for (int kx = 0; kx < 3; ++kx, w += kTileRows) {
+        const float* b = row + kx;
+        const __m256 b0 = _mm256_loadu_ps(b);
+        const __m256 b1 = NB > 1 ? _mm256_loadu_ps(b + 8) : b0;
+        const __m256 b2 = NB > 2 ? _mm256_loadu_ps(b + 16) : b0;
+        __m256 wr = _mm256_broadcast_ss(w);
+        a00 = _mm256_fmadd_ps(wr, b0, a00);
+        if constexpr (NB > 1) a01 = _mm256_fmadd_ps(wr, b1, a01);
+        if constexpr (NB > 2) a02 = _mm256_fmadd_ps(wr, b2, a02);
+        wr = _mm256_broadcast_ss(w + 1);
+        a10 = _mm256_fmadd_ps(wr, b0, a10);
+        if constexpr (NB > 1) a11 = _mm256_fmadd_ps(wr, b1, a11);
+        if constexpr (NB > 2) a12 = _mm256_fmadd_ps(wr, b2, a12);
+        wr = _mm256_broadcast_ss(w + 2);
+        a20 = _mm256_fmadd_ps(wr, b0, a20);
+        if constexpr (NB > 1) a21 = _mm256_fmadd_ps(wr, b1, a21);
+        if constexpr (NB > 2) a22 = _mm256_fmadd_ps(wr, b2, a22);
+        wr = _mm256_broadcast_ss(w + 3);
+        a30 = _mm256_fmadd_ps(wr, b0, a30);
+        if constexpr (NB > 1) a31 = _mm256_fmadd_ps(wr, b1, a31);
+        if constexpr (NB > 2) a32 = _mm256_fmadd_ps(wr, b2, a32);
+      }
+    }
+  }
+  float* o0 = out;
+  float* o1 = out + ldc;
+  float* o2 = out + 2 * ldc;
+  float* o3 = out + 3 * ldc;
+  _mm256_storeu_ps(o0, a00);
+  _mm256_storeu_ps(o1, a10);
+  _mm256_storeu_ps(o2, a20);
+  _mm256_storeu_ps(o3, a30);
+  if constexpr (NB > 1) {
+    _mm256_storeu_ps(o0 + 8, a01);
+    _mm256_storeu_ps(o1 + 8, a11);
+    _mm256_storeu_ps(o2 + 8, a21);
+    _mm256_storeu_ps(o3 + 8, a31);
+  }
+  if constexpr (NB > 2) {
+    _mm256_storeu_ps(o0 + 16, a02);
+    _mm256_storeu_ps(o1 + 16, a12);
+    _mm256_storeu_ps(o2 + 16, a22);
+    _mm256_storeu_ps(o3 + 16, a32);
+  }
+}
+
+// A 3x3 stride-1 convolution of the padded `in`, computed at every position
+// j = y * wp + x of the padded width (x >= in.w are discarded later):
+// out[o * ldc + j], ldc >= the positions rounded up to 8.
+void Conv3x3Direct(const Act& in, const std::vector<float>& packed, int cout, float* out, std::size_t ldc) {
+  const int wp = in.stride();
+  const int n = in.h * wp;
+  const std::size_t k4 = static_cast<std::size_t>(in.c) * 9 * kTileRows;
+  const float* origin = in.data;  // tap (0, 0) of position (0, 0) is the padded plane's corner
+  for (int j = 0; j < n; j += kTileCols) {
+    const int nb = std::min(kTileCols, n - j + 7) / 8;  // 1..3 vectors of 8 positions
+    for (int o = 0; o < cout; o += kTileRows) {
+      const float* w = packed.data() + static_cast<std::size_t>(o / kTileRows) * k4;
+      float* dst = out + static_cast<std::size_t>(o) * ldc + j;
+      if (nb == 3) {
+        Conv3x3Tile<3>(origin + j, in.plane(), in.c, wp, w, dst, ldc);
+      } else if (nb == 2) {
+        Conv3x3Tile<2>(origin + j, in.plane(), in.c, wp, w, dst, ldc);
+      } else {
+        Conv3x3Tile<1>(origin + j, in.plane(), in.c, wp, w, dst, ldc);
+      }
+    }
+  }
+}
+#else
+bool HaveAvx2Fma() { return false; }
+constexpr int kTileRows = 4;
+void Conv3x3Direct(const Act&, const std::vector<float>&, int, float*, std::size_t) {}
+#endif
+
 class TakebackEmbedder final : public Embedder {
  public:
-  TakebackEmbedder(std::vector<ConvLayer> convs, std::vector<float> fc)
-      : convs_(std::move(convs)), fc_(std::move(fc)) {}
+  TakebackEmbedder(std::vector<ConvLayer> convs, std::vector<float> fc) : convs_(std::move(convs)), fc_(std::move(fc)) {
+    direct_ = HaveAvx2Fma();
+    if (direct_) {
+      // The direct kernel's weights: per tile of 4 output channels,
+      // [in channel][tap][4].
+      for (ConvLayer& l : convs_) {
+        if (l.kernel != 3 || l.stride != 1 || l.out % kTileRows != 0) continue;
+        const std::size_t k = static_cast<std::size_t>(l.in) * 9;
+        l.packed.resize(static_cast<std::size_t>(l.out) * k);
+        for (std::size_t o = 0; o < static_cast<std::size_t>(l.out); ++o) {
+          for (std::size_t i = 0; i < k; ++i) {
+            l.packed[(o / kTileRows) * k * kTileRows + i * kTileRows + o % kTileRows] = l.weight[o * k + i];
+          }
+        }
+      }
+    }
+  }
 
   Result<Descriptor> Embed(std::span<const std::uint8_t> rgb) override {
     constexpr std::size_t kPixels = static_cast<std::size_t>(kChipSize) * kChipSize;
@@ -134,21 +264,22 @@ class TakebackEmbedder final : public Embedder {
  private:
   Descriptor Forward(const std::uint8_t* rgb) {
     constexpr std::size_t kPixels = static_cast<std::size_t>(kChipSize) * kChipSize;
-    Act x{Reserve(buf_[0], 3 * kPixels), 3, kChipSize, kChipSize};
+    const Act input{Reserve(buf_[0], 3 * kPixels), 3, kChipSize, kChipSize, 0};
     for (std::size_t i = 0; i < kPixels; ++i) {
-      for (std::size_t c = 0; c < 3; ++c)
-        x.data[c * kPixels + i] = (static_cast<float>(rgb[3 * i + c]) - kMean[c]) * kInputScale;
+      for (std::size_t c = 0; c < 3; ++c) {
+        input.data[c * kPixels + i] = (static_cast<float>(rgb[3 * i + c]) - kMean[c]) * kInputScale;
+      }
     }
-    const Act stem = Conv(x, convs_[0], 1, nullptr, true);
+    const Act stem = Conv(input, convs_[0], 1, nullptr, true, 0);
     Act cur = MaxPool(stem, 0);
     int slot = 0;  // cur lives in buf_[slot]; the other of buf_[0], buf_[1] receives the block's output
     std::size_t layer = 1;
     for (const BlockSpec& b : kBlocks) {
-      const Act mid = Conv(cur, convs_[layer], 2, nullptr, true);
+      const Act mid = Conv(cur, convs_[layer], 2, nullptr, true, 1);
       if (b.stride == 1) {
-        cur = Conv(mid, convs_[layer + 1], 1 - slot, cur.data, true);
+        cur = Conv(mid, convs_[layer + 1], 1 - slot, &cur, true, 1);
       } else {
-        const Act body = Conv(mid, convs_[layer + 1], 3, nullptr, false);
+        const Act body = Conv(mid, convs_[layer + 1], 3, nullptr, false, 0);
         cur = AddShortcut(body, AvgPool(cur), 1 - slot);
       }
       slot = 1 - slot;
@@ -156,12 +287,13 @@ class TakebackEmbedder final : public Embedder {
     }
     // Average over the remaining positions, then the fc layer without bias.
     std::array<float, kFinalChannels> mean{};
-    const std::size_t area = static_cast<std::size_t>(cur.h) * static_cast<std::size_t>(cur.w);
+    const float area = static_cast<float>(cur.h) * static_cast<float>(cur.w);
     for (int c = 0; c < cur.c && c < kFinalChannels; ++c) {
-      const float* p = cur.data + static_cast<std::size_t>(c) * area;
       float sum = 0;
-      for (std::size_t i = 0; i < area; ++i) sum += p[i];
-      mean[static_cast<std::size_t>(c)] = sum / static_cast<float>(area);
+      for (int y = 0; y < cur.h; ++y) {
+        for (int x = 0; x < cur.w; ++x) sum += *cur.at(c, y, x);
+      }
+      mean[static_cast<std::size_t>(c)] = sum / area;
     }
     Descriptor d{};
     for (std::size_t i = 0; i < kFinalChannels; ++i) {
@@ -171,50 +303,67 @@ class TakebackEmbedder final : public Embedder {
     return d;
   }
 
-  // out = conv(in) + bias (+ residual, same shape as out), then ReLU when
-  // asked, into buf_[slot].
-  Act Conv(const Act& in, const ConvLayer& l, int slot, const float* residual, bool relu) {
+  // out = conv(in) + bias (+ residual, an activation of out's size), then
+  // ReLU when asked, into buf_[slot] with `out_pad` rows and columns of
+  // zeros around each plane.
+  Act Conv(const Act& in, const ConvLayer& l, int slot, const Act* residual, bool relu, int out_pad) {
     const int oh = OutSize(in.h, l.kernel, l.stride, l.pad);
     const int ow = OutSize(in.w, l.kernel, l.stride, l.pad);
-    const int n = oh * ow;
-    const int k = l.in * l.kernel * l.kernel;
-    Act out{Reserve(buf_[slot], static_cast<std::size_t>(l.out) * static_cast<std::size_t>(n)), l.out, oh, ow};
-    float* col = Reserve(col_, static_cast<std::size_t>(k) * static_cast<std::size_t>(n));
-    Im2Col(in, l.kernel, l.stride, l.pad, oh, ow, col);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, l.out, n, k, 1.0F, l.weight.data(), k, col, n, 0.0F,
-                out.data, n);
+    Act out{nullptr, l.out, oh, ow, out_pad};
+    out.data = Reserve(buf_[slot], out.size());
+    // The convolution's sums, out channel o at c[o * ldc + y * cw + x].
+    int cw = ow;
+    std::size_t ldc = static_cast<std::size_t>(oh) * static_cast<std::size_t>(ow);
+    float* c = nullptr;
+    if (direct_ && !l.packed.empty() && in.pad == 1) {
+      cw = in.stride();
+      ldc = (static_cast<std::size_t>(oh) * static_cast<std::size_t>(cw) + 7) / 8 * 8;
+      c = Reserve(sums_, static_cast<std::size_t>(l.out) * ldc);
+      Conv3x3Direct(in, l.packed, l.out, c, ldc);
+    } else {
+      const int k = l.in * l.kernel * l.kernel;
+      const int n = oh * ow;
+      float* col = Reserve(col_, static_cast<std::size_t>(k) * static_cast<std::size_t>(n));
+      Im2Col(in, l.kernel, l.stride, l.pad, oh, ow, col);
+      c = Reserve(sums_, static_cast<std::size_t>(l.out) * ldc);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, l.out, n, k, 1.0F, l.weight.data(), k, col, n, 0.0F, c, n);
+    }
+    if (out_pad != 0) std::fill(out.data, out.data + out.size(), 0.0F);
     for (int o = 0; o < l.out; ++o) {
-      float* p = out.data + static_cast<std::size_t>(o) * n;
       const float b = l.bias[static_cast<std::size_t>(o)];
-      if (residual != nullptr) {
-        const float* r = residual + static_cast<std::size_t>(o) * n;
-        for (int i = 0; i < n; ++i) p[i] += b + r[i];
-      } else {
-        for (int i = 0; i < n; ++i) p[i] += b;
-      }
-      if (relu) {
-        for (int i = 0; i < n; ++i) p[i] = std::max(p[i], 0.0F);
+      for (int y = 0; y < oh; ++y) {
+        const float* src = c + static_cast<std::size_t>(o) * ldc + static_cast<std::size_t>(y) * cw;
+        float* dst = out.at(o, y, 0);
+        if (residual != nullptr) {
+          const float* r = residual->at(o, y, 0);
+          for (int x = 0; x < ow; ++x) dst[x] = src[x] + b + r[x];
+        } else {
+          for (int x = 0; x < ow; ++x) dst[x] = src[x] + b;
+        }
+        if (relu) {
+          for (int x = 0; x < ow; ++x) dst[x] = std::max(dst[x], 0.0F);
+        }
       }
     }
     return out;
   }
 
-  // 3x3/2 max pool without padding, into buf_[slot].
+  // 3x3/2 max pool without padding, into buf_[slot] with one row and column
+  // of zeros around each plane (the next layer is a 3x3 stride-1 conv).
   Act MaxPool(const Act& in, int slot) {
-    const int oh = OutSize(in.h, kPoolKernel, kPoolStride, 0);
-    const int ow = OutSize(in.w, kPoolKernel, kPoolStride, 0);
-    Act out{Reserve(buf_[slot], static_cast<std::size_t>(in.c) * oh * ow), in.c, oh, ow};
+    Act out{nullptr, in.c, OutSize(in.h, kPoolKernel, kPoolStride, 0), OutSize(in.w, kPoolKernel, kPoolStride, 0), 1};
+    out.data = Reserve(buf_[slot], out.size());
+    std::fill(out.data, out.data + out.size(), 0.0F);
     for (int c = 0; c < in.c; ++c) {
-      const float* p = in.data + static_cast<std::size_t>(c) * in.h * in.w;
-      float* q = out.data + static_cast<std::size_t>(c) * oh * ow;
-      for (int y = 0; y < oh; ++y) {
-        for (int x = 0; x < ow; ++x) {
-          float m = p[static_cast<std::size_t>(y * kPoolStride) * in.w + x * kPoolStride];
+      for (int y = 0; y < out.h; ++y) {
+        float* q = out.at(c, y, 0);
+        for (int x = 0; x < out.w; ++x) {
+          float m = *in.at(c, y * kPoolStride, x * kPoolStride);
           for (int dy = 0; dy < kPoolKernel; ++dy) {
-            const float* row = p + static_cast<std::size_t>(y * kPoolStride + dy) * in.w + x * kPoolStride;
+            const float* row = in.at(c, y * kPoolStride + dy, x * kPoolStride);
             for (int dx = 0; dx < kPoolKernel; ++dx) m = std::max(m, row[dx]);
           }
-          q[static_cast<std::size_t>(y) * ow + x] = m;
+          q[x] = m;
         }
       }
     }
@@ -223,35 +372,33 @@ class TakebackEmbedder final : public Embedder {
 
   // The stride-2 blocks' shortcut: 2x2/2 average pool without padding.
   Act AvgPool(const Act& in) {
-    const int oh = OutSize(in.h, 2, 2, 0);
-    const int ow = OutSize(in.w, 2, 2, 0);
-    Act out{Reserve(pool_, static_cast<std::size_t>(in.c) * oh * ow), in.c, oh, ow};
+    Act out{nullptr, in.c, OutSize(in.h, 2, 2, 0), OutSize(in.w, 2, 2, 0), 0};
+    out.data = Reserve(pool_, out.size());
     for (int c = 0; c < in.c; ++c) {
-      const float* p = in.data + static_cast<std::size_t>(c) * in.h * in.w;
-      float* q = out.data + static_cast<std::size_t>(c) * oh * ow;
-      for (int y = 0; y < oh; ++y) {
-        const float* r0 = p + static_cast<std::size_t>(2 * y) * in.w;
-        const float* r1 = r0 + in.w;
-        for (int x = 0; x < ow; ++x) {
-          q[static_cast<std::size_t>(y) * ow + x] = (r0[2 * x] + r0[2 * x + 1] + r1[2 * x] + r1[2 * x + 1]) / 4.0F;
-        }
+      for (int y = 0; y < out.h; ++y) {
+        const float* r0 = in.at(c, 2 * y, 0);
+        const float* r1 = in.at(c, 2 * y + 1, 0);
+        float* q = out.at(c, y, 0);
+        for (int x = 0; x < out.w; ++x) q[x] = (r0[2 * x] + r0[2 * x + 1] + r1[2 * x] + r1[2 * x + 1]) / 4.0F;
       }
     }
     return out;
   }
 
   // relu(a + b) where each is zero outside its own extent (dlib's add_prev
-  // of tensors of different sizes), into buf_[slot].
+  // of tensors of different sizes), into buf_[slot], padded by one.
   Act AddShortcut(const Act& a, const Act& b, int slot) {
-    Act out{nullptr, std::max(a.c, b.c), std::max(a.h, b.h), std::max(a.w, b.w)};
+    Act out{nullptr, std::max(a.c, b.c), std::max(a.h, b.h), std::max(a.w, b.w), 1};
     out.data = Reserve(buf_[slot], out.size());
+    std::fill(out.data, out.data + out.size(), 0.0F);
     for (int c = 0; c < out.c; ++c) {
       for (int y = 0; y < out.h; ++y) {
+        float* q = out.at(c, y, 0);
         for (int x = 0; x < out.w; ++x) {
           float v = 0;
-          if (c < a.c && y < a.h && x < a.w) v += a.data[(static_cast<std::size_t>(c) * a.h + y) * a.w + x];
-          if (c < b.c && y < b.h && x < b.w) v += b.data[(static_cast<std::size_t>(c) * b.h + y) * b.w + x];
-          out.data[(static_cast<std::size_t>(c) * out.h + y) * out.w + x] = std::max(v, 0.0F);
+          if (c < a.c && y < a.h && x < a.w) v += *a.at(c, y, x);
+          if (c < b.c && y < b.h && x < b.w) v += *b.at(c, y, x);
+          q[x] = std::max(v, 0.0F);
         }
       }
     }
@@ -260,11 +407,13 @@ class TakebackEmbedder final : public Embedder {
 
   std::vector<ConvLayer> convs_;
   std::vector<float> fc_;  // [kFinalChannels][kDescriptorSize]
+  bool direct_ = false;    // 3x3 stride-1 convolutions by Conv3x3Direct (AVX2 and FMA)
   // Scratch reused across calls: buf_[0] and buf_[1] alternate as block
   // inputs and outputs, buf_[2] holds a block's middle activation, buf_[3]
   // a stride-2 block's body before the shortcut is added.
   std::array<std::vector<float>, 4> buf_;
   std::vector<float> col_;
+  std::vector<float> sums_;
   std::vector<float> pool_;
 };
 
@@ -304,7 +453,8 @@ Result<ConvLayer> FoldConv(const std::vector<TfjsTensor>& w, std::size_t index, 
               .stride = stride,
               .pad = stride == 1 ? kernel / 2 : 0,
               .weight = std::vector<float>(no * ni * k * k),
-              .bias = std::vector<float>(no)};
+              .bias = std::vector<float>(no),
+              .packed = {}};
   for (std::size_t o = 0; o < no; ++o) {
     const float g = gamma.values[o];
     for (std::size_t i = 0; i < ni; ++i) {
