@@ -60,7 +60,7 @@ Result<std::unique_ptr<BinaryIndex>> MakeBinaryIndex(std::string_view descriptio
     options.kind = internal::Kind::kFlat;
   } else if (kind == "MIHS") {
     options.kind = internal::Kind::kMih;
-    options.sketch = true;
+    options.ring = true;
   } else if (kind.substr(0, 3) == "MIH") {
     options.kind = internal::Kind::kMih;
     const std::string_view digits = kind.substr(3);

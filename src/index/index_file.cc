@@ -22,9 +22,12 @@ namespace {
 using hash::PdqHash;
 
 constexpr std::array<char, 8> kMagic = {'T', 'B', 'K', 'I', 'N', 'D', 'E', 'X'};
-// Version 3 added sketch tables (flag kFlagSketchTables); version 2 files,
-// which never have them, are read as before.
-constexpr std::uint32_t kVersion = 3;
+// Version 3 added 16-chunk tables with offsets and 96-bit sketches (flag
+// kFlagRingTables); version 4 replaced them with ring tables (blocks and
+// 16-bit next keys). A version 3 file's next keys are the low 16 bits of its
+// sketches and its blocks follow from its offsets: both are made at load.
+// Version 2 files, which never have such tables, are read as before.
+constexpr std::uint32_t kVersion = 4;
 constexpr std::uint32_t kOldestReadable = 2;
 constexpr std::size_t kFixedHeader = 48;
 constexpr std::size_t kSectionEntry = 32;
@@ -35,19 +38,23 @@ enum SectionType : std::uint32_t {
   kIds = 2,
   kLines = 3,
   kOverflow = 4,
-  kSketchOffsets = 5,
-  kSketches = 6,
-  kSketchPositions = 7
+  kRingOffsets = 5,  // version 3
+  kSketches = 6,     // version 3
+  kRingPositions = 7,
+  kRingBlocks = 8,  // version 4
+  kRingKeys = 9     // version 4
 };
 enum FileKind : std::uint32_t { kFileFlat = 1, kFileMih = 2 };
 constexpr std::uint32_t kFlagAutoChunks = 1;
-constexpr std::uint32_t kFlagSketchOption = 2;  // built as "MIHS"
-constexpr std::uint32_t kFlagSketchTables = 4;  // sketch sections instead of lines/overflow
-constexpr std::uint32_t kKnownFlags = kFlagAutoChunks | kFlagSketchOption | kFlagSketchTables;
+constexpr std::uint32_t kFlagRingOption = 2;  // built as "MIHS"
+constexpr std::uint32_t kFlagRingTables = 4;  // ring (v3: sketch) sections instead of lines/overflow
+constexpr std::uint32_t kKnownFlags = kFlagAutoChunks | kFlagRingOption | kFlagRingTables;
+// A version 3 sketch: 12 bytes, its first 16 bits the next key.
+constexpr std::size_t kSketchBytes = 12;
 
 struct Section {
   std::uint32_t type = 0;
-  std::uint32_t param = 0;  // lines: chunk | group bits << 16; overflow and sketch sections: chunk
+  std::uint32_t param = 0;  // lines: chunk | group bits << 16; blocks: chunk | slots << 16; else chunk
   std::uint64_t offset = 0;
   std::uint64_t bytes = 0;
   std::uint64_t checksum = 0;
@@ -121,18 +128,19 @@ class Fd {
 
 Status WriteIndexFile(const Base& base, const Options& options, const std::string& path) {
   const Kind kind = options.kind;
-  const bool sketches = !base.sketches.empty();
+  const bool rings = !base.rings.empty();
   std::vector<Section> sections;
   sections.push_back({kHashes, 0, 0, base.n * sizeof(PdqHash), 0, base.hashes});
   sections.push_back({kIds, 0, 0, base.n * sizeof(std::uint64_t), 0, base.ids});
-  for (std::size_t c = 0; sketches && c < base.sketches.size(); ++c) {
-    const SketchTable& t = base.sketches[c];
+  for (std::size_t c = 0; rings && c < base.rings.size(); ++c) {
+    const RingTable& t = base.rings[c];
     const auto chunk = static_cast<std::uint32_t>(c);
-    sections.push_back({kSketchOffsets, chunk, 0, (kSketchBuckets + 1) * sizeof(std::uint32_t), 0, t.offsets});
-    sections.push_back({kSketches, chunk, 0, base.n * kSketchWords * sizeof(std::uint32_t), 0, t.sketches});
-    sections.push_back({kSketchPositions, chunk, 0, base.n * sizeof(std::uint32_t), 0, t.positions});
+    sections.push_back({kRingBlocks, static_cast<std::uint32_t>(chunk | (base.ring_block_slots << 16)), 0,
+                        kRingBuckets * base.ring_block_slots * sizeof(std::uint16_t), 0, t.blocks});
+    sections.push_back({kRingKeys, chunk, 0, base.n * sizeof(std::uint16_t), 0, t.keys});
+    sections.push_back({kRingPositions, chunk, 0, base.n * sizeof(std::uint32_t), 0, t.positions});
   }
-  for (std::size_t c = 0; !sketches && c < base.tables.size(); ++c) {
+  for (std::size_t c = 0; !rings && c < base.tables.size(); ++c) {
     const ChunkTable& t = base.tables[c];
     sections.push_back({kLines, static_cast<std::uint32_t>(c | (t.group_bits << 16)), 0,
                         (std::size_t{1} << (t.bits - t.group_bits)) * kLineWords * sizeof(std::uint32_t), 0, t.lines});
@@ -155,8 +163,8 @@ Status WriteIndexFile(const Base& base, const Options& options, const std::strin
   Put32(&header, kind == Kind::kFlat ? kFileFlat : kFileMih);
   Put32(&header, static_cast<std::uint32_t>(base.tables.size()));
   Put32(&header, static_cast<std::uint32_t>(sections.size()));
-  Put32(&header, (options.chunks == 0 ? kFlagAutoChunks : 0) | (options.sketch ? kFlagSketchOption : 0) |
-                     (sketches ? kFlagSketchTables : 0));
+  Put32(&header, (options.chunks == 0 ? kFlagAutoChunks : 0) | (options.ring ? kFlagRingOption : 0) |
+                     (rings ? kFlagRingTables : 0));
   Put64(&header, static_cast<std::uint64_t>(offset));  // file size
   for (const Section& s : sections) {
     Put32(&header, s.type);
@@ -234,15 +242,31 @@ bool TableConsistent(const ChunkTable& t, std::uint64_t n) {
   return total == n;
 }
 
-// Whether the offsets of `t` ascend from 0 to n and every position is < n.
-// (Whether each entry sits in its hash's bucket with its hash's sketch is
+// Whether offsets (kRingBuckets + 1, version 3) ascend from 0 to n.
+bool OffsetsConsistent(const unsigned char* offsets, std::uint64_t n) {
+  std::uint32_t previous = Get32(offsets);
+  if (previous != 0 || Get32(offsets + 4 * kRingBuckets) != n) return false;
+  for (std::size_t b = 1; b <= kRingBuckets; ++b) {
+    const std::uint32_t v = Get32(offsets + 4 * b);
+    if (v < previous) return false;
+    previous = v;
+  }
+  return true;
+}
+
+// Whether the blocks (kRingBuckets x slots) cover the entries [0, n) bucket
+// after bucket, and every position is < n. (Whether each entry sits in its
+// hash's bucket with its hash's next key, inline and in the dense keys, is
 // covered by the checksums only: a wrong one gives wrong answers, never a
 // read out of bounds.)
-bool SketchTableConsistent(const SketchTable& t, std::uint64_t n) {
-  if (t.offsets[0] != 0 || t.offsets[kSketchBuckets] != n) return false;
-  for (std::size_t b = 0; b < kSketchBuckets; ++b) {
-    if (t.offsets[b + 1] < t.offsets[b]) return false;
+bool RingTableConsistent(const RingTable& t, std::size_t slots, std::uint64_t n) {
+  std::uint64_t next = 0;
+  for (std::size_t b = 0; b < kRingBuckets; ++b) {
+    const std::uint16_t* block = t.blocks + b * slots;
+    if (BlockFirst(block, slots) != next) return false;
+    next += BlockCount(block, slots);
   }
+  if (next != n) return false;
   for (std::uint64_t i = 0; i < n; ++i) {
     if (t.positions[i] >= n) return false;
   }
@@ -290,16 +314,22 @@ Result<std::unique_ptr<BinaryIndex>> LoadMapped(const unsigned char* data, std::
   if ((flags & ~kKnownFlags) != 0 || (version < 3 && (flags & ~kFlagAutoChunks) != 0)) {
     return corrupt("unknown flags " + std::to_string(flags));
   }
-  const bool sketches = (flags & kFlagSketchTables) != 0;
-  if (sketches && (kind != kFileMih || chunks != kSketchChunks)) {
-    return corrupt("sketch tables need " + std::to_string(kSketchChunks) + " chunks");
+  const bool rings = (flags & kFlagRingTables) != 0;
+  if (rings && (kind != kFileMih || chunks != kRingChunks)) {
+    return corrupt("ring tables need " + std::to_string(kRingChunks) + " chunks");
   }
-  if (num_sections != 2 + (sketches ? 3 : 2) * chunks) return corrupt("wrong number of sections");
+  if (num_sections != 2 + (rings ? 3 : 2) * chunks) return corrupt("wrong number of sections");
 
   auto base = std::make_shared<Base>();
   base->n = n;
   base->tables = chunks > 0 ? ChunkLayout(static_cast<int>(chunks)) : std::vector<ChunkTable>{};
-  if (sketches) base->sketches.assign(kSketchChunks, SketchTable{});
+  if (rings) base->rings.assign(kRingChunks, RingTable{});
+  // Per ring table as found in the file: version 4 blocks and keys, or
+  // version 3 offsets and sketches.
+  std::vector<const unsigned char*> block_sections(rings ? kRingChunks : 0, nullptr);
+  std::vector<const unsigned char*> key_sections(rings ? kRingChunks : 0, nullptr);
+  const bool v3_rings = rings && version < 4;
+  std::size_t slots = v3_rings ? RingBlockSlots(static_cast<std::size_t>(n)) : 0;
   for (std::uint32_t i = 0; i < num_sections; ++i) {
     const unsigned char* e = data + kFixedHeader + kSectionEntry * i;
     const std::uint32_t type = Get32(e);
@@ -309,13 +339,16 @@ Result<std::unique_ptr<BinaryIndex>> LoadMapped(const unsigned char* data, std::
     const std::uint64_t checksum = Get64(e + 24);
     const std::string name = "section " + std::to_string(i);
     // Sections come in a fixed order: hashes, ids, then lines/overflow per chunk.
-    const std::uint32_t want_type = i == 0     ? kHashes
-                                    : i == 1   ? kIds
-                                    : sketches ? kSketchOffsets + (i - 2) % 3
-                                               : (i % 2 == 0 ? kLines : kOverflow);
-    const std::uint32_t want_chunk = i < 2 ? 0 : (i - 2) / (sketches ? 3 : 2);
+    const std::uint32_t want_type = i == 0   ? kHashes
+                                    : i == 1 ? kIds
+                                    : rings  ? ((i - 2) % 3 == 0   ? (v3_rings ? kRingOffsets : kRingBlocks)
+                                                : (i - 2) % 3 == 1 ? (v3_rings ? kSketches : kRingKeys)
+                                                                   : kRingPositions)
+                                             : (i % 2 == 0 ? kLines : kOverflow);
+    const std::uint32_t want_chunk = i < 2 ? 0 : (i - 2) / (rings ? 3 : 2);
     const std::uint32_t group_bits = type == kLines ? param >> 16 : 0;
-    if (type != want_type || (param & 0xffff) != want_chunk || (type != kLines && param > 0xffff)) {
+    if (type != want_type || (param & 0xffff) != want_chunk ||
+        (type != kLines && type != kRingBlocks && param > 0xffff)) {
       return corrupt(name + " has an unexpected type");
     }
     std::uint64_t want_bytes = 0;
@@ -326,13 +359,25 @@ Result<std::unique_ptr<BinaryIndex>> LoadMapped(const unsigned char* data, std::
       case kIds:
         want_bytes = n * sizeof(std::uint64_t);
         break;
-      case kSketchOffsets:
-        want_bytes = (kSketchBuckets + 1) * sizeof(std::uint32_t);
+      case kRingOffsets:
+        want_bytes = (kRingBuckets + 1) * sizeof(std::uint32_t);
         break;
       case kSketches:
-        want_bytes = n * kSketchWords * sizeof(std::uint32_t);
+        want_bytes = n * kSketchBytes;
         break;
-      case kSketchPositions:
+      case kRingKeys:
+        want_bytes = n * sizeof(std::uint16_t);
+        break;
+      case kRingBlocks: {
+        const std::uint32_t block_slots = param >> 16;
+        if ((block_slots != 16 && block_slots != 32) || (slots != 0 && block_slots != slots)) {
+          return corrupt(name + " has bad block slots " + std::to_string(block_slots));
+        }
+        slots = block_slots;
+        want_bytes = kRingBuckets * slots * sizeof(std::uint16_t);
+        break;
+      }
+      case kRingPositions:
         want_bytes = n * sizeof(std::uint32_t);
         break;
       case kLines: {
@@ -369,14 +414,16 @@ Result<std::unique_ptr<BinaryIndex>> LoadMapped(const unsigned char* data, std::
       case kLines:
         base->tables[want_chunk].lines = reinterpret_cast<const std::uint32_t*>(p);
         break;
-      case kSketchOffsets:
-        base->sketches[want_chunk].offsets = reinterpret_cast<const std::uint32_t*>(p);
+      case kRingOffsets:
+      case kRingBlocks:
+        block_sections[want_chunk] = p;
         break;
       case kSketches:
-        base->sketches[want_chunk].sketches = reinterpret_cast<const std::uint32_t*>(p);
+      case kRingKeys:
+        key_sections[want_chunk] = p;
         break;
-      case kSketchPositions:
-        base->sketches[want_chunk].positions = reinterpret_cast<const std::uint32_t*>(p);
+      case kRingPositions:
+        base->rings[want_chunk].positions = reinterpret_cast<const std::uint32_t*>(p);
         break;
       default:
         base->tables[want_chunk].overflow = reinterpret_cast<const std::uint32_t*>(p);
@@ -389,44 +436,60 @@ Result<std::unique_ptr<BinaryIndex>> LoadMapped(const unsigned char* data, std::
   for (std::uint64_t i = 1; i < n; ++i) {
     if (base->ids[i - 1] >= base->ids[i]) return corrupt("ids are not strictly ascending");
   }
-  for (std::size_t c = 0; c < base->sketches.size(); ++c) {
-    if (!SketchTableConsistent(base->sketches[c], n)) {
-      return corrupt("chunk " + std::to_string(c) + " sketch table is inconsistent");
-    }
-  }
-  for (std::size_t c = 0; !sketches && c < base->tables.size(); ++c) {
+  for (std::size_t c = 0; !rings && c < base->tables.size(); ++c) {
     if (!TableConsistent(base->tables[c], n)) return corrupt("chunk " + std::to_string(c) + " table is inconsistent");
   }
-  if (sketches) {
-    // The probe reads 272 random buckets per query: on the file's 4 KiB
+  if (rings) {
+    // The probe reads 272 random blocks per query: on the file's 4 KiB
     // pages nearly each one misses the TLB (in the server, searches on a
     // loaded snapshot cost 20-45% more CPU than on a rebuilt index). Copy the
-    // offsets and sketches (~200 MB at 1M) to huge pages; the hashes, ids and
-    // positions, read only for the rare survivors, stay mapped.
-    constexpr std::size_t kOffsetWords = kSketchBuckets + 1;
-    void* copy_at = nullptr;
-    std::shared_ptr<Region> offsets = AllocateRegion(kSketchChunks * kOffsetWords * sizeof(std::uint32_t), &copy_at);
-    if (offsets == nullptr) return Internal("out of memory loading index file " + path);
-    auto* all_offsets = static_cast<std::uint32_t*>(copy_at);
-    for (std::size_t c = 0; c < base->sketches.size(); ++c) {
-      SketchTable& t = base->sketches[c];
-      std::memcpy(all_offsets + c * kOffsetWords, t.offsets, kOffsetWords * sizeof(std::uint32_t));
-      t.offsets = all_offsets + c * kOffsetWords;
-      const std::size_t bytes = static_cast<std::size_t>(n) * kSketchWords * sizeof(std::uint32_t);
-      std::shared_ptr<Region> copy = AllocateRegion(std::max<std::size_t>(bytes, 64), &copy_at);
-      if (copy == nullptr) return Internal("out of memory loading index file " + path);
-      std::memcpy(copy_at, t.sketches, bytes);
-      t.sketches = static_cast<const std::uint32_t*>(copy_at);
-      base->regions.push_back(std::move(copy));
+    // blocks and keys (~100 MB at 1M) to huge pages, making a version 3
+    // file's from its offsets and sketches; the hashes, ids and positions,
+    // read only for the few survivors, stay mapped.
+    const auto count = static_cast<std::size_t>(n);
+    const std::size_t block_words = kRingBuckets * slots;
+    for (std::size_t c = 0; v3_rings && c < kRingChunks; ++c) {
+      if (!OffsetsConsistent(block_sections[c], n)) {
+        return corrupt("chunk " + std::to_string(c) + " ring table is inconsistent");
+      }
     }
-    base->regions.push_back(std::move(offsets));
+    void* copy_at = nullptr;
+    std::shared_ptr<Region> blocks = AllocateRegion(kRingChunks * block_words * sizeof(std::uint16_t), &copy_at);
+    if (blocks == nullptr) return Internal("out of memory loading index file " + path);
+    auto* all_blocks = static_cast<std::uint16_t*>(copy_at);
+    base->regions.push_back(std::move(blocks));
+    std::vector<std::uint32_t> offsets(v3_rings ? kRingBuckets + 1 : 0);
+    for (std::size_t c = 0; c < kRingChunks; ++c) {
+      RingTable& t = base->rings[c];
+      std::shared_ptr<Region> copy = AllocateRegion(std::max<std::size_t>(count * sizeof(std::uint16_t), 64), &copy_at);
+      if (copy == nullptr) return Internal("out of memory loading index file " + path);
+      base->regions.push_back(std::move(copy));
+      auto* keys = static_cast<std::uint16_t*>(copy_at);
+      std::uint16_t* table_blocks = all_blocks + c * block_words;
+      if (v3_rings) {
+        for (std::size_t k = 0; k < count; ++k) {
+          std::memcpy(keys + k, key_sections[c] + k * kSketchBytes, sizeof(std::uint16_t));
+        }
+        std::memcpy(offsets.data(), block_sections[c], offsets.size() * sizeof(std::uint32_t));
+        FillRingBlocks(offsets.data(), keys, slots, table_blocks);
+      } else {
+        std::memcpy(keys, key_sections[c], count * sizeof(std::uint16_t));
+        std::memcpy(table_blocks, block_sections[c], block_words * sizeof(std::uint16_t));
+      }
+      t.keys = keys;
+      t.blocks = table_blocks;
+      if (!RingTableConsistent(t, slots, n)) {
+        return corrupt("chunk " + std::to_string(c) + " ring table is inconsistent");
+      }
+    }
+    base->ring_block_slots = slots;
   }
   PlanProbes(base.get());
   base->regions.push_back(std::move(region));
   Options options;
   options.kind = kind == kFileFlat ? Kind::kFlat : Kind::kMih;
   options.chunks = (flags & kFlagAutoChunks) != 0 || kind == kFileFlat ? 0 : static_cast<int>(chunks);
-  options.sketch = (flags & kFlagSketchOption) != 0;
+  options.ring = (flags & kFlagRingOption) != 0;
   return std::unique_ptr<BinaryIndex>(std::make_unique<SnapshotIndex>(options, std::move(base)));
 }
 

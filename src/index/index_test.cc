@@ -1,6 +1,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -404,9 +405,9 @@ TEST_P(EveryIndex, EqualAndNearEqualHashesOverflowBucketLines) {
   std::filesystem::remove(path);
 }
 
-// "MIH" switches to sketch tables from kSketchMinN hashes (and back below it),
+// "MIH" switches to ring tables from kRingMinN hashes (and back below it),
 // with results still exact, through a save and a load.
-TEST(SketchTables, ChosenBySizeAndExact) {
+TEST(RingTables, ChosenBySizeAndExact) {
   std::mt19937_64 rng(23);
   auto index = Make("MIH");
   BruteForce ref;
@@ -414,8 +415,8 @@ TEST(SketchTables, ChosenBySizeAndExact) {
   ASSERT_TRUE(index->Add(data.ids, data.hashes).ok());
   for (std::size_t i = 0; i < data.ids.size(); ++i) ref.Add(data.ids[i], data.hashes[i]);
   ASSERT_TRUE(index->Compact().ok());
-  EXPECT_EQ(index->Describe(), "MIH(chunks=16, sketches)");
-  ExpectSame(*index, ref, {data.centres[0], RandomHash(rng)}, "sketch tables");
+  EXPECT_EQ(index->Describe(), "MIH(chunks=16, ring)");
+  ExpectSame(*index, ref, {data.centres[0], RandomHash(rng)}, "ring tables");
   {
     // A batch longer than the probe's pipeline batch, with a delta (removes and adds) on top.
     std::vector<std::uint64_t> gone(data.ids.begin() + 20000, data.ids.begin() + 20100);
@@ -443,13 +444,13 @@ TEST(SketchTables, ChosenBySizeAndExact) {
     }
     EXPECT_GT(found, 12U);  // the near queries do find their hashes (or the removed ones do not)
   }
-  const std::string path = ::testing::TempDir() + "index_sketch_" + std::to_string(::getpid()) + ".tbk";
+  const std::string path = ::testing::TempDir() + "index_ring_" + std::to_string(::getpid()) + ".tbk";
   ASSERT_TRUE(index->Save(path).ok());
   {
     auto loaded = LoadBinaryIndex(path);
     ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
-    EXPECT_EQ((*loaded)->Describe(), "MIH(chunks=16, sketches)");
-    ExpectSame(**loaded, ref, {data.centres[1]}, "sketch tables, loaded");
+    EXPECT_EQ((*loaded)->Describe(), "MIH(chunks=16, ring)");
+    ExpectSame(**loaded, ref, {data.centres[1]}, "ring tables, loaded");
   }
   std::filesystem::remove(path);
   // Below the threshold the next compaction goes back to bucket lines.
@@ -457,8 +458,118 @@ TEST(SketchTables, ChosenBySizeAndExact) {
   ASSERT_TRUE(index->Remove(remove).ok());
   for (std::uint64_t id : remove) ref.Remove(id);
   ASSERT_TRUE(index->Compact().ok());
-  EXPECT_EQ(index->Describe().find("sketches"), std::string::npos) << index->Describe();
+  EXPECT_EQ(index->Describe().find("ring"), std::string::npos) << index->Describe();
   ExpectSame(*index, ref, {data.centres[0]}, "back to bucket lines");
+}
+
+// A hash whose 16-bit word c lies exactly d[c] bits from the query's.
+PdqHash WithChunkDistances(const PdqHash& query, const std::array<int, 16>& d, std::mt19937_64& rng) {
+  PdqHash out = query;
+  for (int c = 0; c < 16; ++c) {
+    std::array<int, 16> bits{};
+    for (int b = 0; b < 16; ++b) bits[static_cast<std::size_t>(b)] = b;
+    std::shuffle(bits.begin(), bits.end(), rng);
+    for (int i = 0; i < d[static_cast<std::size_t>(c)]; ++i) {
+      const int bit = 16 * c + bits[static_cast<std::size_t>(i)];
+      out.words[static_cast<std::size_t>(bit >> 6)] ^= std::uint64_t{1} << (bit & 63);
+    }
+  }
+  return out;
+}
+
+std::array<int, 16> Rotated(const std::array<int, 16>& d, int by) {
+  std::array<int, 16> out{};
+  for (std::size_t c = 0; c < 16; ++c) out[(c + static_cast<std::size_t>(by)) % 16] = d[c];
+  return out;
+}
+
+// Ring tables keep a candidate of chunk i only when d_i <= t_i and
+// d_i + d_{i+1} <= t_i + t_{i+1} + 1, and report it from the first such
+// chunk (snapshot_index.h, RingFinds). Hashes whose chunk distances sit
+// exactly on those bounds, every rotation of them around the ring, must be
+// found exactly once at every radius: (2,...,2,1) is 31 and found only
+// where its 1 is followed by a 2 (1 + 2 = 3, the bound); (2,...,2) is 32;
+// (1,3,...) and (0,4,...) pass d_i <= 1 but fail the chain at i and must be
+// found (or not) elsewhere, so reporting from the first chunk with d_i <= t_i
+// alone would lose them; (0,3,...) sits on the w = 0 bound. Both block sizes,
+// single and batch searches, and after a save and load.
+TEST(RingTables, MatchesOnTheChainBoundsAreFoundExactlyOnce) {
+  std::mt19937_64 rng(31);
+  const PdqHash query = RandomHash(rng);
+  std::vector<std::array<int, 16>> spreads;
+  std::array<int, 16> twos{};
+  twos.fill(2);
+  std::array<int, 16> last_one = twos;
+  last_one[15] = 1;
+  std::array<int, 16> one_three = twos;  // 1 + 3 fails at chunk 0; found where a 1 is followed by a 2
+  one_three[0] = 1;
+  one_three[1] = 3;
+  one_three[5] = 1;
+  one_three[9] = 0;
+  std::array<int, 16> zero_four = twos;  // 0 + 4 fails at chunk 0
+  zero_four[0] = 0;
+  zero_four[1] = 4;
+  zero_four[2] = 1;
+  zero_four[3] = 2;
+  std::array<int, 16> zero_three = twos;  // 0 + 3 = 3 at chunk 0: on the bound
+  zero_three[0] = 0;
+  zero_three[1] = 3;
+  std::array<int, 16> threes{};  // 1,3 pairs: 32, no chunk passes the chain at radius 31
+  for (std::size_t c = 0; c < 16; ++c) threes[c] = c % 2 == 0 ? 1 : 3;
+  for (const auto& base : {twos, last_one, one_three, zero_four, zero_three, threes}) {
+    for (int by = 0; by < 16; ++by) spreads.push_back(Rotated(base, by));
+  }
+  // Random spreads of 0..4 per chunk.
+  for (int i = 0; i < 200; ++i) {
+    std::array<int, 16> d{};
+    for (int& v : d) v = static_cast<int>(rng() % 5);
+    spreads.push_back(d);
+  }
+  for (const std::size_t slots : {std::size_t{16}, std::size_t{32}}) {
+    internal::Options options;
+    options.ring = true;
+    options.ring_block_slots = slots;
+    internal::SnapshotIndex index(options);
+    BruteForce ref;
+    std::vector<std::uint64_t> ids;
+    std::vector<PdqHash> hashes;
+    for (std::size_t i = 0; i < spreads.size(); ++i) {
+      ids.push_back(1000 + i);
+      hashes.push_back(WithChunkDistances(query, spreads[i], rng));
+    }
+    // Enough hashes that radii up to ~40 probe rather than scan (PlanProbes).
+    for (std::uint64_t i = 0; i < 20000; ++i) {
+      ids.push_back(100000 + i);
+      hashes.push_back(RandomHash(rng));
+    }
+    ASSERT_TRUE(index.Add(ids, hashes).ok());
+    for (std::size_t i = 0; i < ids.size(); ++i) ref.Add(ids[i], hashes[i]);
+    ASSERT_TRUE(index.Compact().ok());
+    ASSERT_EQ(index.Describe(), "MIHS(chunks=16, ring)");
+    const std::string what = "block slots " + std::to_string(slots);
+    ExpectSame(index, ref, {query}, what);
+    // At radius 31 every planted hash of distance <= 31 is found: guards the
+    // brute-force reference against a test that plants nothing in range.
+    EXPECT_GE(ref.Range(query, kDefaultRadius).size(), 16U * 4);
+    std::vector<PdqHash> batch(40, query);
+    for (int r : {29, 30, 31, 32, 33}) {
+      auto result = index.RangeSearchBatch(batch, r);
+      ASSERT_TRUE(result.ok());
+      for (std::size_t q = 0; q < batch.size(); ++q) {
+        std::vector<Neighbor> slice(result->neighbors.begin() + static_cast<std::ptrdiff_t>(result->lims[q]),
+                                    result->neighbors.begin() + static_cast<std::ptrdiff_t>(result->lims[q + 1]));
+        ASSERT_EQ(slice, ref.Range(query, r)) << what << " batch query " << q << " radius " << r;
+      }
+    }
+    const std::string path = ::testing::TempDir() + "index_ring_bounds_" + std::to_string(::getpid()) + ".tbk";
+    ASSERT_TRUE(index.Save(path).ok());
+    {
+      auto loaded = LoadBinaryIndex(path);
+      ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+      ExpectSame(**loaded, ref, {query}, what + ", loaded");
+    }
+    std::filesystem::remove(path);
+  }
 }
 
 // Writes made while a compaction rebuilds the base in the background neither

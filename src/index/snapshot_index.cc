@@ -18,6 +18,8 @@
 #include <thread>
 #include <utility>
 
+#include <immintrin.h>
+
 #include "index/hamming.h"
 
 namespace takeback::index::internal {
@@ -188,17 +190,28 @@ void PlanProbes(Base* base) {
   constexpr double kLineCost = 8.0;
   constexpr double kCandidateCost = 8.0;
   constexpr double kScanCost = 1.0;
-  // Sketch tables: a probe is a bucket (its offsets and first entry line,
-  // about two random lines), a candidate a 16-byte entry read sequentially
-  // and compared in registers (about one scanned hash).
+  // Ring tables: a probe is a bucket (its offsets and key line, about two
+  // random lines), a candidate a 2-byte key compared 16 at a time, and a
+  // survivor of the ring filter two random lines (its position and hash).
+  // The share that survives is taken with the next chunk probed at the same
+  // radius (the plans come out near-uniform: the chunks are alike).
   constexpr double kBucketCost = 16.0;
-  constexpr double kEntryCost = 1.0;
-  const bool sketch = !base->sketches.empty();
+  constexpr double kKeyCost = 0.25;
+  constexpr double kSurvivorCost = 16.0;
+  const bool ring = !base->rings.empty();
   auto cost = [&](std::size_t c, int t) {
     if (t < 0) return 0.0;
     const ChunkTable& table = base->tables[c];
-    if (sketch) {
-      return (kBucketCost + kEntryCost * n / std::ldexp(1.0, table.bits)) * Ball(table.bits, t);
+    if (ring) {
+      const double buckets = std::ldexp(1.0, table.bits);
+      const double entries = n / buckets;
+      double total = 0;
+      for (int w = 0; w <= t && w <= table.bits; ++w) {
+        const double at_w = Ball(table.bits, w) - (w == 0 ? 0.0 : Ball(table.bits, w - 1));
+        const double survive = Ball(table.bits, 2 * t + 1 - w) / buckets;
+        total += at_w * (kBucketCost + entries * (kKeyCost + kSurvivorCost * survive));
+      }
+      return total;
     }
     if (Ball(table.bits - table.group_bits, t) > kMaxBallMasks) return std::numeric_limits<double>::infinity();
     return kLineCost * Ball(table.bits - table.group_bits, t) +
@@ -263,47 +276,62 @@ Status ForEachTable(std::size_t m, int threads, const std::function<Status(std::
 
 }  // namespace
 
-Status BuildSketchTables(Base* base, int threads) {
-  base->tables = ChunkLayout(kSketchChunks);
-  base->sketches.assign(kSketchChunks, SketchTable{});
+void FillRingBlocks(const std::uint32_t* offsets, const std::uint16_t* keys, std::size_t slots, std::uint16_t* blocks) {
+  const std::size_t inline_keys = slots - kRingHeaderSlots;
+  for (std::size_t b = 0; b < kRingBuckets; ++b) {
+    std::uint16_t* block = blocks + b * slots;
+    const std::uint32_t first = offsets[b];
+    const std::uint32_t count = offsets[b + 1] - first;
+    const std::size_t copied = std::min<std::size_t>(count, inline_keys);
+    std::memcpy(block, keys + first, copied * sizeof(std::uint16_t));
+    std::fill(block + copied, block + inline_keys, std::uint16_t{0});
+    block[slots - 4] = static_cast<std::uint16_t>(first);
+    block[slots - 3] = static_cast<std::uint16_t>(first >> 16);
+    block[slots - 2] = static_cast<std::uint16_t>(count);
+    block[slots - 1] = static_cast<std::uint16_t>(count >> 16);
+  }
+}
+
+Status BuildRingTables(Base* base, std::size_t slots, int threads) {
+  base->tables = ChunkLayout(kRingChunks);
+  base->rings.assign(kRingChunks, RingTable{});
   const std::size_t n = base->n;
-  // The offsets of all tables in one array: 4 MiB, on huge pages (a random
-  // probe into 16 separate small arrays also misses the TLB).
-  std::uint32_t* all_offsets = Allocate<std::uint32_t>(kSketchChunks * (kSketchBuckets + 1), base);
-  if (all_offsets == nullptr) return Internal("out of memory building the index sketch tables");
+  base->ring_block_slots = slots;
+  // The blocks of all tables in one array (32 or 64 MiB, on huge pages).
+  std::uint16_t* all_blocks = Allocate<std::uint16_t>(kRingChunks * kRingBuckets * slots, base);
+  if (all_blocks == nullptr) return Internal("out of memory building the index ring tables");
   // Chunk c: a counting sort of the positions by the chunk's value (within a
-  // bucket they come out ascending), each stored with its sketch.
-  auto build_one = [base, n, all_offsets](std::size_t c) -> Status {
+  // bucket they come out ascending), each stored with its next key; then
+  // the blocks.
+  auto build_one = [base, n, slots, all_blocks](std::size_t c) -> Status {
     const int chunk = static_cast<int>(c);
-    std::uint32_t* offsets = all_offsets + c * (kSketchBuckets + 1);
-    std::uint32_t* sketches = nullptr;
+    std::uint16_t* keys = nullptr;
     std::uint32_t* positions = nullptr;
     {
       std::lock_guard<std::mutex> lock(AllocateMutex());
-      sketches = Allocate<std::uint32_t>(n * kSketchWords, base);
+      keys = Allocate<std::uint16_t>(n, base);
       positions = Allocate<std::uint32_t>(n, base);
     }
-    if (sketches == nullptr || positions == nullptr) {
-      return Internal("out of memory building the index sketch tables");
-    }
-    std::fill(offsets, offsets + kSketchBuckets + 1, 0U);
+    if (keys == nullptr || positions == nullptr) return Internal("out of memory building the index ring tables");
+    std::vector<std::uint32_t> offsets(kRingBuckets + 1, 0);
     for (std::size_t i = 0; i < n; ++i) ++offsets[Word16(base->hashes[i], chunk) + 1];
-    for (std::size_t b = 0; b < kSketchBuckets; ++b) offsets[b + 1] += offsets[b];
-    std::vector<std::uint32_t> cursor(offsets, offsets + kSketchBuckets);
+    for (std::size_t b = 0; b < kRingBuckets; ++b) offsets[b + 1] += offsets[b];
+    std::vector<std::uint32_t> cursor(offsets.begin(), offsets.end() - 1);
+    const int next = NextChunk(chunk);
     for (std::size_t i = 0; i < n; ++i) {
       const PdqHash& h = base->hashes[i];
-      const Sketch sketch = MakeSketch(h, chunk);
       const std::uint32_t at = cursor[Word16(h, chunk)]++;
-      std::memcpy(sketches + std::size_t{at} * kSketchWords, &sketch.lo, sizeof(sketch.lo));
-      sketches[std::size_t{at} * kSketchWords + 2] = sketch.hi;
+      keys[at] = static_cast<std::uint16_t>(Word16(h, next));
       positions[at] = static_cast<std::uint32_t>(i);
     }
-    base->sketches[c].offsets = offsets;
-    base->sketches[c].sketches = sketches;
-    base->sketches[c].positions = positions;
+    std::uint16_t* blocks = all_blocks + c * kRingBuckets * slots;
+    FillRingBlocks(offsets.data(), keys, slots, blocks);
+    base->rings[c].blocks = blocks;
+    base->rings[c].keys = keys;
+    base->rings[c].positions = positions;
     return Status::Ok();
   };
-  TAKEBACK_RETURN_IF_ERROR(ForEachTable(kSketchChunks, threads, build_one));
+  TAKEBACK_RETURN_IF_ERROR(ForEachTable(kRingChunks, threads, build_one));
   PlanProbes(base);
   return Status::Ok();
 }
@@ -505,12 +533,12 @@ Status SnapshotIndex::LastBackgroundStatus() const {
   return background_status_;
 }
 
-bool SnapshotIndex::UseSketches(std::size_t n) const {
+bool SnapshotIndex::UseRings(std::size_t n) const {
   if (options_.kind == Kind::kFlat) return false;
-  if (options_.sketch) return true;
-  // Measured at 1M (docs/BENCHMARKS.md, Hash index): sketch tables cut the
+  if (options_.ring) return true;
+  // Measured at 1M (docs/BENCHMARKS.md, Hash index): ring tables cut the
   // cache misses of a radius-31 query several-fold for 1.7x the memory.
-  return options_.chunks == 0 && n >= kSketchMinN && n <= kSketchMaxN;
+  return options_.chunks == 0 && n >= kRingMinN && n <= kRingMaxN;
 }
 
 int SnapshotIndex::ChunksFor(std::size_t n) const {
@@ -535,9 +563,9 @@ std::size_t SnapshotIndex::size() const { return Load()->live; }
 std::string SnapshotIndex::Describe() const {
   if (options_.kind == Kind::kFlat) return "Flat";
   const auto snap = Load();
-  std::string name = options_.sketch ? "MIHS" : options_.chunks == 0 ? "MIH" : "MIH" + std::to_string(options_.chunks);
-  return name + "(chunks=" + std::to_string(snap->base->tables.size()) +
-         (snap->base->sketches.empty() ? "" : ", sketches") + ")";
+  std::string name = options_.ring ? "MIHS" : options_.chunks == 0 ? "MIH" : "MIH" + std::to_string(options_.chunks);
+  return name + "(chunks=" + std::to_string(snap->base->tables.size()) + (snap->base->rings.empty() ? "" : ", ring") +
+         ")";
 }
 
 Status SnapshotIndex::Add(std::span<const std::uint64_t> ids, std::span<const PdqHash> hashes) {
@@ -725,8 +753,9 @@ Result<std::shared_ptr<const Base>> SnapshotIndex::BuildBase(const Snapshot& sna
   constexpr std::size_t kParallelBuildMin = 1 << 16;
   const int threads =
       base->n < kParallelBuildMin ? 1 : static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
-  if (UseSketches(base->n)) {
-    TAKEBACK_RETURN_IF_ERROR(BuildSketchTables(base.get(), threads));
+  if (UseRings(base->n)) {
+    const std::size_t slots = options_.ring_block_slots != 0 ? options_.ring_block_slots : RingBlockSlots(base->n);
+    TAKEBACK_RETURN_IF_ERROR(BuildRingTables(base.get(), slots, threads));
   } else if (chunks > 0) {
     TAKEBACK_RETURN_IF_ERROR(BuildTables(base.get(), chunks, threads));
   } else {
@@ -944,25 +973,133 @@ void ProbePortable(const Snapshot& snap, const PdqHash& query, int radius, const
   ProbeImpl(snap, query, radius, probe_radii, out);
 }
 
-// ---- sketch tables ----
+// ---- ring tables ----
 
-// One bucket to read: its query and chunk, the bound on the sketch distance
-// (the radius less the bucket's own distance from the query's chunk value)
-// and, once its offsets were read, its entries [begin, end).
-struct SketchJob {
+// One bucket to read: its query (index in the batch), chunk, the query's
+// next key and the ring bound on the entries' distance to it and, once its
+// block was read, its entries [first, first + count).
+struct RingJob {
   std::uint32_t bucket;
-  std::uint32_t query;
-  std::uint16_t chunk;
-  std::uint16_t bound;
-  std::uint32_t begin;
-  std::uint32_t end;
+  std::uint32_t first;
+  std::uint32_t count;
+  std::uint16_t query;
+  std::uint16_t next;
+  std::uint8_t chunk;
+  std::uint8_t bound;
 };
 
-// A query's chunk values and sketches.
-struct SketchQuery {
-  std::array<std::uint32_t, kSketchChunks> keys;
-  std::array<Sketch, kSketchChunks> sketches;
+// An entry that passed the ring filter: its query and chunk, and its index
+// in the chunk's table (replaced by its base position once read).
+struct RingSurvivor {
+  std::uint32_t at;
+  std::uint16_t query;
+  std::uint16_t chunk;
 };
+
+// Appends to `out` every entry of jobs [0, count) whose next key lies
+// within the job's bound of the job's, job by job and in entry order, and
+// prefetches its position; returns the new end. `out` must have room for
+// all the jobs' entries. `slots`: the tables' block size; `n`: their length.
+using RingFilterFn = RingSurvivor* (*)(const RingTable* tables, std::size_t slots, const RingJob* jobs,
+                                       std::size_t count, std::size_t n, RingSurvivor* out);
+
+#define TAKEBACK_RING_FILTER_SCALAR(SUFFIX, ATTR)                                                        \
+  ATTR RingSurvivor* RingFilter##SUFFIX(const RingTable* tables, std::size_t slots, const RingJob* jobs, \
+                                        std::size_t count, std::size_t /*n*/, RingSurvivor* out) {       \
+    for (std::size_t j = 0; j < count; ++j) {                                                            \
+      const RingJob& job = jobs[j];                                                                      \
+      const RingTable& table = tables[job.chunk];                                                        \
+      const std::uint16_t* block = table.blocks + std::size_t{job.bucket} * slots;                       \
+      const auto inline_count =                                                                          \
+          static_cast<std::uint32_t>(std::min<std::size_t>(job.count, slots - kRingHeaderSlots));        \
+      for (std::uint32_t s = 0; s < job.count; ++s) {                                                    \
+        const std::uint16_t key = s < inline_count ? block[s] : table.keys[job.first + s];               \
+        if (std::popcount(static_cast<unsigned>(key ^ job.next)) <= job.bound) {                         \
+          __builtin_prefetch(table.positions + job.first + s);                                           \
+          *out++ = {job.first + s, job.query, job.chunk};                                                \
+        }                                                                                                \
+      }                                                                                                  \
+    }                                                                                                    \
+    return out;                                                                                          \
+  }
+
+TAKEBACK_RING_FILTER_SCALAR(Portable, )
+TAKEBACK_RING_FILTER_SCALAR(Popcnt, __attribute__((target("popcnt"))))
+#undef TAKEBACK_RING_FILTER_SCALAR
+
+#define TAKEBACK_RING_AVX2 __attribute__((target("avx2,popcnt")))
+
+// AVX2: 16 keys at a time: XOR with the query's key, per-byte popcounts from
+// a nibble table (vpshufb), pairs of bytes summed to 16-bit counts
+// (vpmaddubsw), compared with the bound; bit 2i of the result is set when
+// key i passes.
+struct RingAvx2Constants {
+  __m256i lut;
+  __m256i low;
+  __m256i ones;
+};
+
+TAKEBACK_RING_AVX2 inline std::uint32_t PassMask16(const std::uint16_t* keys, __m256i query, __m256i bound,
+                                                   const RingAvx2Constants& k) {
+  const __m256i x = _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(keys)), query);
+  const __m256i bytes = _mm256_add_epi8(_mm256_shuffle_epi8(k.lut, _mm256_and_si256(x, k.low)),
+                                        _mm256_shuffle_epi8(k.lut, _mm256_and_si256(_mm256_srli_epi16(x, 4), k.low)));
+  const __m256i counts = _mm256_maddubs_epi16(bytes, k.ones);
+  return ~static_cast<std::uint32_t>(_mm256_movemask_epi8(_mm256_cmpgt_epi16(counts, bound))) & 0x55555555U;
+}
+
+TAKEBACK_RING_AVX2 RingSurvivor* RingFilterAvx2(const RingTable* tables, std::size_t slots, const RingJob* jobs,
+                                                std::size_t count, std::size_t n, RingSurvivor* out) {
+  const RingAvx2Constants k{
+      _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4),
+      _mm256_set1_epi8(0x0f), _mm256_set1_epi8(1)};
+  constexpr std::uint32_t kLanes = 16;
+  const auto inline_keys = static_cast<std::uint32_t>(slots - kRingHeaderSlots);
+  for (std::size_t j = 0; j < count; ++j) {
+    const RingJob& job = jobs[j];
+    const RingTable& table = tables[job.chunk];
+    const __m256i query = _mm256_set1_epi16(static_cast<short>(job.next));
+    const __m256i bound = _mm256_set1_epi16(static_cast<short>(job.bound));
+    auto emit = [&](std::uint32_t pass, std::uint32_t at) {
+      while (pass != 0) {
+        const std::uint32_t e = at + (static_cast<std::uint32_t>(std::countr_zero(pass)) >> 1);
+        pass &= pass - 1;
+        __builtin_prefetch(table.positions + e);
+        *out++ = {e, job.query, job.chunk};
+      }
+    };
+    // The block's keys (its header lanes are masked off).
+    const std::uint16_t* block = table.blocks + std::size_t{job.bucket} * slots;
+    const std::uint32_t in_block = std::min(job.count, inline_keys);
+    for (std::uint32_t s = 0; s < in_block; s += kLanes) {
+      std::uint32_t pass = PassMask16(block + s, query, bound, k);
+      if (in_block - s < kLanes) pass &= (1U << (2 * (in_block - s))) - 1;
+      emit(pass, job.first + s);
+    }
+    // The rest from the dense keys.
+    std::uint32_t e = job.first + in_block;
+    const std::uint32_t end = job.first + job.count;
+    for (; e < end && e + kLanes <= n; e += kLanes) {
+      std::uint32_t pass = PassMask16(table.keys + e, query, bound, k);
+      if (end - e < kLanes) pass &= (1U << (2 * (end - e))) - 1;
+      emit(pass, e);
+    }
+    for (; e < end; ++e) {  // within the last 15 entries of the table
+      if (std::popcount(static_cast<unsigned>(table.keys[e] ^ job.next)) <= job.bound) {
+        __builtin_prefetch(table.positions + e);
+        *out++ = {e, job.query, job.chunk};
+      }
+    }
+  }
+  return out;
+}
+#undef TAKEBACK_RING_AVX2
+
+RingFilterFn BestRingFilter() {
+  if (IsaSupported(Isa::kAvx2)) return RingFilterAvx2;
+  if (IsaSupported(Isa::kPopcnt)) return RingFilterPopcnt;
+  return RingFilterPortable;
+}
 
 // A match found by a batch probe: the query's index in the batch, and the match.
 struct BatchHit {
@@ -970,111 +1107,133 @@ struct BatchHit {
   Neighbor neighbor;
 };
 
-// How many buckets ahead of their reading their offsets, and then their
-// entries, are prefetched.
-constexpr std::size_t kOffsetsLag = 24;
-constexpr std::size_t kEntriesLag = 10;
-// At most this many lines of one bucket are prefetched (the hardware
+// How many buckets ahead of their filtering their blocks, and then the rest
+// of their keys, are prefetched; how many buckets are filtered per call; how
+// many survivors ahead of their verification their hashes are prefetched.
+// (Measured at 1M, alternating in one process: 24-48 / 10-24 / 4-16 / 8-32
+// are all within the noise of each other; fewer than 16 blocks ahead is
+// slower.)
+constexpr std::size_t kBlockLag = 32;
+constexpr std::size_t kTailLag = 16;
+constexpr std::size_t kFilterBlock = 8;
+constexpr std::size_t kSurvivorLag = 16;
+// At most this many lines of one bucket's keys are prefetched (the hardware
 // prefetcher follows a longer run).
 constexpr std::size_t kMaxBucketLines = 6;
 // Queries whose buckets go through the pipeline together (one stream, so
 // that one query's first buckets are fetched while the last one finishes).
-constexpr std::size_t kSketchBatch = 32;
+constexpr std::size_t kRingBatch = 32;
 
-// The probe of queries [0, count) over sketch tables: for each, the buckets
-// within probe_radii[c] of its value of chunk c, their entries compared by
-// sketch, and the few survivors verified on their full hashes. A hash within
-// the radius is reported from the first chunk whose probe finds it. Hits are
-// appended in query order.
-[[gnu::always_inline]] inline void ProbeSketchImpl(const Snapshot& snap, const PdqHash* queries, std::size_t count,
-                                                   int radius, const std::vector<int>& probe_radii,
-                                                   std::vector<BatchHit>* out) {
+// The probe of queries [0, count) over ring tables: for each, the buckets
+// within probe_radii[c] of its value of chunk c, their entries filtered on
+// their next keys (RingBound), and the survivors verified on their full
+// hashes. A hash within the radius is reported from the first chunk whose
+// probe keeps it (RingFinds). Hits are appended in query order.
+[[gnu::always_inline]] inline void ProbeRingImpl(const Snapshot& snap, const PdqHash* queries, std::size_t count,
+                                                 int radius, const std::vector<int>& probe_radii, RingFilterFn filter,
+                                                 std::vector<BatchHit>* out) {
   const Base& base = *snap.base;
-  thread_local std::vector<SketchQuery> prepared;
-  thread_local std::vector<SketchJob> jobs;
-  prepared.resize(count);
+  thread_local std::vector<std::array<std::uint32_t, kRingChunks>> keys;
+  thread_local std::vector<RingJob> jobs;
+  thread_local std::vector<RingSurvivor> survivors;
+  keys.resize(count);
   jobs.clear();
   for (std::size_t q = 0; q < count; ++q) {
-    SketchQuery& sq = prepared[q];
-    for (int c = 0; c < kSketchChunks; ++c) {
-      const auto cc = static_cast<std::size_t>(c);
-      sq.keys[cc] = Word16(queries[q], c);
-      sq.sketches[cc] = MakeSketch(queries[q], c);
-      const int t = probe_radii[cc];
+    for (int c = 0; c < kRingChunks; ++c) keys[q][static_cast<std::size_t>(c)] = Word16(queries[q], c);
+    for (int c = 0; c < kRingChunks; ++c) {
+      const int t = probe_radii[static_cast<std::size_t>(c)];
       if (t < 0) continue;
-      for (const std::uint32_t mask : BallMasks(kSketchBits, t)) {
+      const std::uint32_t key = keys[q][static_cast<std::size_t>(c)];
+      const auto next = static_cast<std::uint16_t>(keys[q][static_cast<std::size_t>(NextChunk(c))]);
+      for (const std::uint32_t mask : BallMasks(kRingBits, t)) {
         const int w = std::popcount(mask);
         if (w > radius) break;  // masks come by increasing weight
-        jobs.push_back({sq.keys[cc] ^ mask, static_cast<std::uint32_t>(q), static_cast<std::uint16_t>(c),
-                        static_cast<std::uint16_t>(radius - w), 0, 0});
+        jobs.push_back({key ^ mask, 0, 0, static_cast<std::uint16_t>(q), next, static_cast<std::uint8_t>(c),
+                        static_cast<std::uint8_t>(RingBound(probe_radii, c, w))});
       }
     }
   }
   const std::size_t num_jobs = jobs.size();
-  auto prefetch_offsets = [&](std::size_t k) {
-    if (k < num_jobs) __builtin_prefetch(base.sketches[jobs[k].chunk].offsets + jobs[k].bucket);
+  const std::size_t n = base.n;
+  const std::size_t slots = base.ring_block_slots;
+  const std::size_t inline_keys = slots - kRingHeaderSlots;
+  auto prefetch_block = [&](std::size_t k) {
+    __builtin_prefetch(base.rings[jobs[k].chunk].blocks + std::size_t{jobs[k].bucket} * slots);
   };
-  auto prefetch_entries = [&](std::size_t k) {
-    if (k >= num_jobs) return;
-    SketchJob& job = jobs[k];
-    const SketchTable& table = base.sketches[job.chunk];
-    job.begin = table.offsets[job.bucket];
-    job.end = table.offsets[job.bucket + 1];
-    const char* first = reinterpret_cast<const char*>(table.sketches + std::size_t{job.begin} * kSketchWords);
-    const char* last = reinterpret_cast<const char*>(table.sketches + std::size_t{job.end} * kSketchWords);
+  auto prefetch_tail = [&](std::size_t k) {
+    RingJob& job = jobs[k];
+    const RingTable& table = base.rings[job.chunk];
+    const std::uint16_t* block = table.blocks + std::size_t{job.bucket} * slots;
+    job.first = BlockFirst(block, slots);
+    job.count = BlockCount(block, slots);
+    if (job.count <= inline_keys) return;
+    const char* first = reinterpret_cast<const char*>(table.keys + job.first + inline_keys);
+    const char* last = reinterpret_cast<const char*>(table.keys + job.first + job.count);
     for (std::size_t line = 0; first < last && line < kMaxBucketLines; ++line, first += 64) __builtin_prefetch(first);
   };
-  for (std::size_t k = 0; k < kOffsetsLag; ++k) prefetch_offsets(k);
-  for (std::size_t k = 0; k < kEntriesLag; ++k) prefetch_entries(k);
-  for (std::size_t i = 0; i < num_jobs; ++i) {
-    prefetch_offsets(i + kOffsetsLag);
-    prefetch_entries(i + kEntriesLag);
-    const SketchJob& job = jobs[i];
-    const SketchQuery& sq = prepared[job.query];
-    const Sketch q = sq.sketches[job.chunk];
-    const SketchTable& table = base.sketches[job.chunk];
-    const int bound = job.bound;
-    const std::uint32_t* sketch = table.sketches + std::size_t{job.begin} * kSketchWords;
-    for (std::uint32_t k = job.begin; k < job.end; ++k, sketch += kSketchWords) {
-      std::uint64_t lo;
-      std::memcpy(&lo, sketch, sizeof(lo));
-      const int d = __builtin_popcountll(lo ^ q.lo) + __builtin_popcount(sketch[2] ^ q.hi);
-      if (d > bound) [[likely]] {
-        continue;
-      }
-      const std::uint32_t pos = table.positions[k];
-      const PdqHash& h = base.hashes[pos];
-      const int full = Distance(h, queries[job.query]);
-      if (full > radius) continue;
-      bool earlier = false;
-      for (std::size_t c = 0; c < job.chunk && !earlier; ++c) {
-        earlier =
-            probe_radii[c] >= 0 && __builtin_popcount(Word16(h, static_cast<int>(c)) ^ sq.keys[c]) <= probe_radii[c];
-      }
-      if (!earlier && !IsRemoved(snap, pos)) out->push_back({job.query, {base.ids[pos], full}});
+  std::size_t blocks_done = 0;
+  std::size_t tails_done = 0;
+  std::size_t found = 0;
+  for (std::size_t i = 0; i < num_jobs; i += kFilterBlock) {
+    const std::size_t block = std::min(kFilterBlock, num_jobs - i);
+    for (const std::size_t upto = std::min(i + block + kBlockLag, num_jobs); blocks_done < upto; ++blocks_done) {
+      prefetch_block(blocks_done);
     }
+    for (const std::size_t upto = std::min(i + block + kTailLag, num_jobs); tails_done < upto; ++tails_done) {
+      prefetch_tail(tails_done);
+    }
+    std::size_t entries = 0;
+    for (std::size_t j = i; j < i + block; ++j) entries += jobs[j].count;
+    if (survivors.size() < found + entries) survivors.resize(std::max(2 * survivors.size(), found + entries));
+    found = static_cast<std::size_t>(
+        filter(base.rings.data(), slots, jobs.data() + i, block, n, survivors.data() + found) - survivors.data());
+  }
+  // The survivors: each one's position (prefetched by the filter) is read
+  // and its hash prefetched kSurvivorLag survivors before it is verified.
+  auto fetch = [&](std::size_t s) {
+    RingSurvivor& v = survivors[s];
+    v.at = base.rings[v.chunk].positions[v.at];
+    __builtin_prefetch(base.hashes + v.at);
+  };
+  for (std::size_t s = 0; s < std::min(found, kSurvivorLag); ++s) fetch(s);
+  for (std::size_t s = 0; s < found; ++s) {
+    if (s + kSurvivorLag < found) fetch(s + kSurvivorLag);
+    const RingSurvivor& v = survivors[s];
+    const PdqHash& h = base.hashes[v.at];
+    const int full = Distance(h, queries[v.query]);
+    if (full > radius) [[likely]] {
+      continue;
+    }
+    const std::array<std::uint32_t, kRingChunks>& qk = keys[v.query];
+    bool earlier = false;
+    for (int c = 0; c < v.chunk && !earlier; ++c) {
+      const int d = std::popcount(Word16(h, c) ^ qk[static_cast<std::size_t>(c)]);
+      const int d_next = std::popcount(Word16(h, NextChunk(c)) ^ qk[static_cast<std::size_t>(NextChunk(c))]);
+      earlier = RingFinds(probe_radii, c, d, d_next);
+    }
+    if (!earlier && !IsRemoved(snap, v.at)) out->push_back({v.query, {base.ids[v.at], full}});
   }
 }
 
-__attribute__((target("popcnt"))) void ProbeSketchPopcnt(const Snapshot& snap, const PdqHash* queries,
-                                                         std::size_t count, int radius,
-                                                         const std::vector<int>& probe_radii,
-                                                         std::vector<BatchHit>* out) {
-  ProbeSketchImpl(snap, queries, count, radius, probe_radii, out);
+__attribute__((target("popcnt"))) void ProbeRingPopcnt(const Snapshot& snap, const PdqHash* queries, std::size_t count,
+                                                       int radius, const std::vector<int>& probe_radii,
+                                                       RingFilterFn filter, std::vector<BatchHit>* out) {
+  ProbeRingImpl(snap, queries, count, radius, probe_radii, filter, out);
 }
 
-void ProbeSketchPortable(const Snapshot& snap, const PdqHash* queries, std::size_t count, int radius,
-                         const std::vector<int>& probe_radii, std::vector<BatchHit>* out) {
-  ProbeSketchImpl(snap, queries, count, radius, probe_radii, out);
+void ProbeRingPortable(const Snapshot& snap, const PdqHash* queries, std::size_t count, int radius,
+                       const std::vector<int>& probe_radii, RingFilterFn filter, std::vector<BatchHit>* out) {
+  ProbeRingImpl(snap, queries, count, radius, probe_radii, filter, out);
 }
 
-void ProbeSketch(const Snapshot& snap, const PdqHash* queries, std::size_t count, int radius,
-                 const std::vector<int>& probe_radii, std::vector<BatchHit>* out) {
+void ProbeRing(const Snapshot& snap, const PdqHash* queries, std::size_t count, int radius,
+               const std::vector<int>& probe_radii, std::vector<BatchHit>* out) {
   static const bool popcnt = IsaSupported(Isa::kPopcnt);
+  static const RingFilterFn filter = BestRingFilter();
   if (popcnt) {
-    ProbeSketchPopcnt(snap, queries, count, radius, probe_radii, out);
+    ProbeRingPopcnt(snap, queries, count, radius, probe_radii, filter, out);
   } else {
-    ProbeSketchPortable(snap, queries, count, radius, probe_radii, out);
+    ProbeRingPortable(snap, queries, count, radius, probe_radii, filter, out);
   }
 }
 
@@ -1083,10 +1242,10 @@ void ProbeSketch(const Snapshot& snap, const PdqHash* queries, std::size_t count
 void SnapshotIndex::ProbeBase(const Snapshot& snap, const PdqHash& query, int radius,
                               const std::vector<int>& probe_radii, std::vector<Neighbor>* out) const {
   static const bool popcnt = IsaSupported(Isa::kPopcnt);
-  if (!snap.base->sketches.empty()) {
+  if (!snap.base->rings.empty()) {
     thread_local std::vector<BatchHit> hits;
     hits.clear();
-    ProbeSketch(snap, &query, 1, radius, probe_radii, &hits);
+    ProbeRing(snap, &query, 1, radius, probe_radii, &hits);
     for (const BatchHit& hit : hits) out->push_back(hit.neighbor);
     return;
   }
@@ -1127,14 +1286,14 @@ Result<RangeSearchResult> SnapshotIndex::RangeSearchBatch(std::span<const PdqHas
   result.lims.reserve(queries.size() + 1);
   result.lims.push_back(0);
   const Base& base = *snap->base;
-  if (base.n > 0 && !base.sketches.empty() && !base.probe_radii[static_cast<std::size_t>(radius)].empty()) {
-    // Sketch tables: the queries go through the probe's pipeline kSketchBatch at a time.
+  if (base.n > 0 && !base.rings.empty() && !base.probe_radii[static_cast<std::size_t>(radius)].empty()) {
+    // Ring tables: the queries go through the probe's pipeline kRingBatch at a time.
     thread_local std::vector<BatchHit> hits;
-    for (std::size_t first = 0; first < queries.size(); first += kSketchBatch) {
-      const std::size_t count = std::min(kSketchBatch, queries.size() - first);
+    for (std::size_t first = 0; first < queries.size(); first += kRingBatch) {
+      const std::size_t count = std::min(kRingBatch, queries.size() - first);
       hits.clear();
-      ProbeSketch(*snap, queries.data() + first, count, radius, base.probe_radii[static_cast<std::size_t>(radius)],
-                  &hits);
+      ProbeRing(*snap, queries.data() + first, count, radius, base.probe_radii[static_cast<std::size_t>(radius)],
+                &hits);
       std::size_t h = 0;
       for (std::size_t q = 0; q < count; ++q) {
         const std::size_t start = result.neighbors.size();

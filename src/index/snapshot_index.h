@@ -104,57 +104,89 @@ inline std::uint32_t ExtractChunk(const hash::PdqHash& h, int start, int bits) {
   return static_cast<std::uint32_t>(v & ((std::uint64_t{1} << bits) - 1));
 }
 
-// Sketch tables, the layout for mid-size indexes (up to ~3M hashes): 16
-// chunks of 16 bits (chunk c = the hash's bits [16c, 16c + 16)) and, per
-// chunk, its hashes' entries sorted by the chunk's value (a bucket per
-// value), each entry a 96-bit "sketch" of its hash: the 16-bit words c+1 ..
-// c+6 (mod 16), bits from outside the chunk; the positions (indexes into
-// Base::hashes) sit in a parallel array. A candidate whose sketch is farther
-// from the query's than the radius (less the chunk's own distance) is
-// rejected without reading its hash or position: a random hash is within 31
-// of a query on 96 bits with probability ~3e-4. So a probe reads its
-// bucket's consecutive lines (12 bytes a candidate) instead of one random
-// line per candidate. Memory: 16 tables x 16 B = 256 bytes per hash, plus
-// 4 MiB of bucket offsets.
-inline constexpr int kSketchChunks = 16;
-inline constexpr int kSketchBits = 16;
-inline constexpr std::size_t kSketchBuckets = std::size_t{1} << kSketchBits;
-inline constexpr std::size_t kSketchWords = 3;  // 32-bit words per sketch
+// Ring tables, the layout for mid-size indexes (65,536 to ~3M hashes): 16
+// chunks of 16 bits (chunk c = the hash's 16-bit word c) and, per chunk, its
+// hashes' entries sorted by the chunk's value (a bucket per value). Each
+// entry is the 16-bit word c+1 (mod 16) of its hash, the "next key", in a
+// uint16 array; the positions (indexes into Base::hashes) sit in a parallel
+// array.
+//
+// The probe filters on the next key with the cycle lemma ("pigeonring",
+// Qin et al., VLDB 2019): with per-chunk probe radii t_c (PlanProbes:
+// w_c = t_c + 1 >= 0, sum of w_c >= r + 1; t_c = -1 for a chunk not probed)
+// and a hash at distance sum_c d_c <= r, the excesses e_c = d_c - w_c sum to
+// < 0, so some cyclic start i has every prefix sum of e negative: d_i <= t_i
+// and d_i + d_{i+1} <= t_i + t_{i+1} + 1 (RingFinds). So a probe of chunk i
+// keeps, in a bucket at distance w from the query's chunk value, only the
+// entries whose next key is within t_i + t_{i+1} + 1 - w of the query's
+// (RingBound); only those survivors' positions and hashes are read. At
+// radius 31 (every t = 1), a random hash survives with probability ~1.1%
+// (w = 0: <= 3 of 16 bits) or ~0.2% (w = 1: <= 2). A hash is reported from
+// the first chunk i with RingFinds(i), which is exactly the first chunk
+// whose probe keeps it.
+//
+// So that a probe reads one cache line per bucket, each bucket has a block
+// of S = 16 or 32 uint16 slots (32 or 64 bytes, aligned; RingBlockSlots):
+// slots [0, S - 4) hold its first next keys, slots S-4..S-3 the index of its
+// first entry (u32) and S-2..S-1 its entry count (u32); the keys past the
+// first S - 4 are read from the dense array. Memory at 1M hashes: 16 x (64
+// MiB / 16 blocks + 2 key + 4 position bytes per hash) = 160 MiB.
+inline constexpr int kRingChunks = 16;
+inline constexpr int kRingBits = 16;
+inline constexpr std::size_t kRingBuckets = std::size_t{1} << kRingBits;
+inline constexpr std::size_t kRingHeaderSlots = 4;
 
-// The sizes for which "MIH" (automatic) builds sketch tables; outside, it
-// builds bucket lines (ChunkTable), which need less memory and win at 10M.
-inline constexpr std::size_t kSketchMinN = std::size_t{1} << 16;
-inline constexpr std::size_t kSketchMaxN = std::size_t{3} << 20;
+// The sizes for which "MIH" (automatic) builds ring tables; outside, it
+// builds bucket lines (ChunkTable).
+inline constexpr std::size_t kRingMinN = std::size_t{1} << 16;
+inline constexpr std::size_t kRingMaxN = std::size_t{3} << 20;
 
-struct SketchTable {
-  const std::uint32_t* offsets = nullptr;    // kSketchBuckets + 1, ascending, offsets[0] = 0, last = n
-  const std::uint32_t* sketches = nullptr;   // n x kSketchWords, by bucket
+// The block slots for n hashes: 32 (28 keys inline) from 2^19 hashes (8 per
+// bucket on average), else 16 (12 inline).
+inline constexpr std::size_t RingBlockSlots(std::size_t n) { return n >= (std::size_t{1} << 19) ? 32 : 16; }
+
+struct RingTable {
+  const std::uint16_t* blocks = nullptr;     // kRingBuckets x block slots
+  const std::uint16_t* keys = nullptr;       // n, by bucket: the entry's hash's word c+1 mod 16
   const std::uint32_t* positions = nullptr;  // n, parallel; ascending within a bucket
 };
+
+// A block's first entry and entry count (slots: its size).
+inline std::uint32_t BlockFirst(const std::uint16_t* block, std::size_t slots) {
+  return block[slots - 4] | (std::uint32_t{block[slots - 3]} << 16);
+}
+inline std::uint32_t BlockCount(const std::uint16_t* block, std::size_t slots) {
+  return block[slots - 2] | (std::uint32_t{block[slots - 1]} << 16);
+}
 
 // The 16-bit word k (0..15) of h.
 inline std::uint32_t Word16(const hash::PdqHash& h, int k) {
   return static_cast<std::uint32_t>(h.words[static_cast<std::size_t>(k >> 2)] >> (16 * (k & 3))) & 0xffff;
 }
 
-// The sketch of h for chunk c: words c+1 .. c+4 in lo, c+5 and c+6 in hi.
-struct Sketch {
-  std::uint64_t lo = 0;
-  std::uint32_t hi = 0;
-};
-inline Sketch MakeSketch(const hash::PdqHash& h, int c) {
-  Sketch e;
-  for (int i = 0; i < 4; ++i) e.lo |= std::uint64_t{Word16(h, (c + 1 + i) & 15)} << (16 * i);
-  e.hi = Word16(h, (c + 5) & 15) | (Word16(h, (c + 6) & 15) << 16);
-  return e;
+// The chunk after c on the ring.
+inline constexpr int NextChunk(int c) { return (c + 1) % kRingChunks; }
+
+// The most the next key of an entry of chunk c may differ from the query's
+// when the entry's bucket lies at distance w <= t_c from the query's chunk
+// value (probe radii t, kRingChunks of them). Never negative.
+inline int RingBound(const std::vector<int>& t, int c, int w) {
+  return t[static_cast<std::size_t>(c)] + t[static_cast<std::size_t>(NextChunk(c))] + 1 - w;
+}
+
+// Whether the probe of chunk c keeps a hash whose chunk c and chunk c+1 lie
+// at distances d and d_next from the query's.
+inline bool RingFinds(const std::vector<int>& t, int c, int d, int d_next) {
+  return t[static_cast<std::size_t>(c)] >= 0 && d <= t[static_cast<std::size_t>(c)] && d_next <= RingBound(t, c, d);
 }
 
 struct Base {
   std::size_t n = 0;
   const hash::PdqHash* hashes = nullptr;  // n, in id order
   const std::uint64_t* ids = nullptr;     // n, strictly ascending
-  std::vector<ChunkTable> tables;         // empty for Flat; with sketches: ChunkLayout(16), no lines
-  std::vector<SketchTable> sketches;      // kSketchChunks tables, or empty (bucket lines or Flat)
+  std::vector<ChunkTable> tables;         // empty for Flat; with ring tables: ChunkLayout(16), no lines
+  std::vector<RingTable> rings;           // kRingChunks tables, or empty (bucket lines or Flat)
+  std::size_t ring_block_slots = 0;       // RingBlockSlots(n) with ring tables
   // Per radius 0..kMaxRadius: the per-chunk probe radius (-1: chunk not
   // probed), or an empty vector when a scan is cheaper than probing.
   std::vector<std::vector<int>> probe_radii;
@@ -168,10 +200,14 @@ void PlanProbes(Base* base);
 // kInternal when memory runs out.
 Status BuildTables(Base* base, int chunks, int threads);
 
-// Builds the kSketchChunks sketch tables over base->hashes (and sets
-// base->tables to their chunk layout) with up to `threads` threads.
-// kInternal when memory runs out.
-Status BuildSketchTables(Base* base, int threads);
+// Builds the kRingChunks ring tables over base->hashes (and sets
+// base->tables to their chunk layout) with blocks of `slots` (16 or 32)
+// and up to `threads` threads. kInternal when memory runs out.
+Status BuildRingTables(Base* base, std::size_t slots, int threads);
+
+// Fills the blocks of a ring table (kRingBuckets x slots, all written) from
+// its bucket offsets (kRingBuckets + 1, ascending from 0) and dense keys.
+void FillRingBlocks(const std::uint32_t* offsets, const std::uint16_t* keys, std::size_t slots, std::uint16_t* blocks);
 
 struct Snapshot {
   std::shared_ptr<const Base> base;
@@ -203,9 +239,11 @@ enum class Kind { kFlat, kMih };
 struct Options {
   Kind kind = Kind::kMih;
   int chunks = 0;  // 0: chosen from the size at each build (MIH only)
-  // MIH only: always sketch tables ("MIHS"), whatever the size. Otherwise,
-  // with chunks == 0, sketch tables when the size is in [kSketchMinN, kSketchMaxN].
-  bool sketch = false;
+  // MIH only: always ring tables ("MIHS"), whatever the size. Otherwise,
+  // with chunks == 0, ring tables when the size is in [kRingMinN, kRingMaxN].
+  bool ring = false;
+  // Ring tables' block slots: 0 chooses RingBlockSlots(n); tests set 16 or 32.
+  std::size_t ring_block_slots = 0;
   // Start a background compaction when the delta exceeds this many entries.
   std::size_t max_recent = 16384;
   // Tests only: called on the compacting thread after the new base is built
@@ -270,8 +308,8 @@ class SnapshotIndex final : public BinaryIndex {
   // `background`: on the compactor thread (records its status).
   Status RunCompaction(std::shared_ptr<const Snapshot> from, bool background);
   int ChunksFor(std::size_t n) const;
-  // Whether a base of n hashes gets sketch tables.
-  bool UseSketches(std::size_t n) const;
+  // Whether a base of n hashes gets ring tables.
+  bool UseRings(std::size_t n) const;
 
   const Options options_;
   // Serialises writers and guards the fields below it. Readers never take it;
