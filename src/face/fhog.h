@@ -127,6 +127,10 @@ struct Pass {
 std::vector<std::vector<Detection>> DetectPasses(const Model& model, const std::vector<Pass>& passes,
                                                  double adjust_threshold, int threads, Stats* stats = nullptr);
 
+// dlib's orientation bin (0..17) of each gradient (gx[i], gy[i]), as the
+// detector chooses it (the AVX2 kernel's way when UsingAvx2()); for tests.
+void OrientationBins(const int* gx, const int* gy, std::size_t n, int* bins);
+
 // True when the AVX2/FMA kernels run: the CPU has them, TAKEBACK_NO_AVX2=1
 // is not set in the environment, and SetAvx2Enabled(false) was not called.
 bool UsingAvx2();

@@ -203,6 +203,51 @@ TEST(FhogDetect, TwoThreadsAnyPassesSameAsOne) {
   }
 }
 
+// The AVX2 kernel chooses a gradient's orientation from 4 dot products
+// instead of dlib's 9 (mirrored directions paired): the same bin as the
+// portable code (dlib's loop) for every gradient 8-bit pixels can have.
+TEST(FhogOrientation, SameChoiceAsDlibForEveryGradient) {
+  std::vector<int> gx;
+  std::vector<int> gy;
+  for (int y = -255; y <= 255; ++y) {
+    for (int x = -255; x <= 255; ++x) {
+      gx.push_back(x);
+      gy.push_back(y);
+    }
+  }
+  std::vector<int> fast(gx.size(), -1);
+  std::vector<int> portable(gx.size(), -1);
+  const bool had_avx2 = fhog::SetAvx2Enabled(true);
+  const bool avx2 = fhog::UsingAvx2();
+  fhog::OrientationBins(gx.data(), gy.data(), gx.size(), fast.data());
+  fhog::SetAvx2Enabled(false);
+  fhog::OrientationBins(gx.data(), gy.data(), gx.size(), portable.data());
+  fhog::SetAvx2Enabled(had_avx2);
+  if (!avx2) GTEST_SKIP() << "no AVX2/FMA on this CPU (or TAKEBACK_NO_AVX2 set): only the portable bins computed";
+  std::size_t differ = 0;
+  for (std::size_t i = 0; i < gx.size(); ++i) {
+    ASSERT_GE(portable[i], 0);
+    ASSERT_LT(portable[i], 18);
+    if (fast[i] != portable[i]) {
+      if (++differ <= 10)
+        ADD_FAILURE() << "gradient (" << gx[i] << ", " << gy[i] << "): AVX2 bin " << fast[i] << ", dlib's "
+                      << portable[i];
+    }
+  }
+  EXPECT_EQ(differ, 0U);
+  // A few bins by hand.
+  const int hx[] = {10, 0, -10, 0, 10, -10};
+  const int hy[] = {0, 10, 0, 0, 10, 10};
+  int hb[6];
+  fhog::OrientationBins(hx, hy, 6, hb);
+  EXPECT_EQ(hb[0], 0);  // along direction 0
+  EXPECT_EQ(hb[1], 4);  // (0, 1): directions 4 and 5 tie, dlib keeps 4
+  EXPECT_EQ(hb[2], 9);  // direction 0 reversed
+  EXPECT_EQ(hb[3], 0);  // nothing beats 0
+  EXPECT_EQ(hb[4], 2);  // 45 degrees: direction 2 (40 degrees)
+  EXPECT_EQ(hb[5], 7);  // 135 degrees: direction 7 (140 degrees)
+}
+
 // Interleaved RGB to planes, with the AVX2 shuffles and without, on a size
 // that leaves a tail of pixels for the scalar loop.
 TEST(FhogPlanar, ChannelsLandInTheirPlanes) {
