@@ -28,8 +28,8 @@ struct ConvLayer {
   int pad = 0;                // dlib's default: kernel / 2 for stride 1, else 0
   std::vector<float> weight;  // [out][in][ky][kx], the GEMM's A (out x in*kernel*kernel)
   std::vector<float> bias;    // [out]
-  // The same weights for Conv3x3Direct (3x3 stride-1 layers on AVX2
-  // machines): per tile of 4 output channels, [in][ky * 3 + kx][4].
+  // The same weights for Conv3x3Direct and Stride2Direct (AVX2 machines):
+  // per tile of 4 output channels, [in][ky * kernel + kx][4].
   std::vector<float> packed;
 };
 
@@ -221,22 +221,115 @@ void Conv3x3Direct(const Act& in, const std::vector<float>& packed, int cout, fl
     }
   }
 }
+
+// The same for any convolution whose taps are given as offsets from a
+// position's origin: off[i] for i < k, weights [k][4].
+template <int NB>
+__attribute__((target("avx2,fma"))) void TableConvTile(const float* origin, const std::ptrdiff_t* off, int k,
+                                                       const float* w, float* out, std::size_t ldc) {
+  __m256 a00 = _mm256_setzero_ps(), a01 = a00, a02 = a00, a10 = a00, a11 = a00, a12 = a00;
+  __m256 a20 = a00, a21 = a00, a22 = a00, a30 = a00, a31 = a00, a32 = a00;
+  for (int i = 0; i < k; ++i, w += kTileRows) {
+    const float* b = origin + off[i];
+    const __m256 b0 = _mm256_loadu_ps(b);
+    const __m256 b1 = NB > 1 ? _mm256_loadu_ps(b + 8) : b0;
+    const __m256 b2 = NB > 2 ? _mm256_loadu_ps(b + 16) : b0;
+    __m256 wr = _mm256_broadcast_ss(w);
+    a00 = _mm256_fmadd_ps(wr, b0, a00);
+    if constexpr (NB > 1) a01 = _mm256_fmadd_ps(wr, b1, a01);
+    if constexpr (NB > 2) a02 = _mm256_fmadd_ps(wr, b2, a02);
+    wr = _mm256_broadcast_ss(w + 1);
+    a10 = _mm256_fmadd_ps(wr, b0, a10);
+    if constexpr (NB > 1) a11 = _mm256_fmadd_ps(wr, b1, a11);
+    if constexpr (NB > 2) a12 = _mm256_fmadd_ps(wr, b2, a12);
+    wr = _mm256_broadcast_ss(w + 2);
+    a20 = _mm256_fmadd_ps(wr, b0, a20);
+    if constexpr (NB > 1) a21 = _mm256_fmadd_ps(wr, b1, a21);
+    if constexpr (NB > 2) a22 = _mm256_fmadd_ps(wr, b2, a22);
+    wr = _mm256_broadcast_ss(w + 3);
+    a30 = _mm256_fmadd_ps(wr, b0, a30);
+    if constexpr (NB > 1) a31 = _mm256_fmadd_ps(wr, b1, a31);
+    if constexpr (NB > 2) a32 = _mm256_fmadd_ps(wr, b2, a32);
+  }
+  float* o0 = out;
+  float* o1 = out + ldc;
+  float* o2 = out + 2 * ldc;
+  float* o3 = out + 3 * ldc;
+  _mm256_storeu_ps(o0, a00);
+  _mm256_storeu_ps(o1, a10);
+  _mm256_storeu_ps(o2, a20);
+  _mm256_storeu_ps(o3, a30);
+  if constexpr (NB > 1) {
+    _mm256_storeu_ps(o0 + 8, a01);
+    _mm256_storeu_ps(o1 + 8, a11);
+    _mm256_storeu_ps(o2 + 8, a21);
+    _mm256_storeu_ps(o3 + 8, a31);
+  }
+  if constexpr (NB > 2) {
+    _mm256_storeu_ps(o0 + 16, a02);
+    _mm256_storeu_ps(o1 + 16, a12);
+    _mm256_storeu_ps(o2 + 16, a22);
+    _mm256_storeu_ps(o3 + 16, a32);
+  }
+}
+
+// A stride-2 convolution without padding, from the input's four phase
+// planes (even/odd rows x even/odd columns, each hq x wq, `phases` holds
+// channel c's phase p at (4 * c + p) * hq * wq): tap (ky, kx) of output
+// (oy, ox) is phase (ky & 1, kx & 1) at (oy + ky / 2, ox + kx / 2), so every
+// tap is a fixed offset from j = oy * wq + ox and the table kernel applies.
+// out[o * ldc + j] for j < n; ldc >= n rounded up to 8.
+void Stride2Direct(const float* phases, int cin, int hq, int wq, int kernel, int n, const std::vector<float>& packed,
+                   int cout, std::vector<std::ptrdiff_t>& off, float* out, std::size_t ldc) {
+  const std::ptrdiff_t pq = static_cast<std::ptrdiff_t>(hq) * wq;
+  off.clear();
+  for (int c = 0; c < cin; ++c) {
+    for (int ky = 0; ky < kernel; ++ky) {
+      for (int kx = 0; kx < kernel; ++kx) {
+        const int phase = (ky & 1) * 2 + (kx & 1);
+        off.push_back((4 * static_cast<std::ptrdiff_t>(c) + phase) * pq + static_cast<std::ptrdiff_t>(ky / 2) * wq +
+                      kx / 2);
+      }
+    }
+  }
+  const int k = static_cast<int>(off.size());
+  for (int j = 0; j < n; j += kTileCols) {
+    const int nb = std::min(kTileCols, n - j + 7) / 8;
+    for (int o = 0; o < cout; o += kTileRows) {
+      const float* w =
+          packed.data() + static_cast<std::size_t>(o / kTileRows) * static_cast<std::size_t>(k) * kTileRows;
+      float* dst = out + static_cast<std::size_t>(o) * ldc + j;
+      if (nb == 3) {
+        TableConvTile<3>(phases + j, off.data(), k, w, dst, ldc);
+      } else if (nb == 2) {
+        TableConvTile<2>(phases + j, off.data(), k, w, dst, ldc);
+      } else {
+        TableConvTile<1>(phases + j, off.data(), k, w, dst, ldc);
+      }
+    }
+  }
+}
 #else
 bool HaveAvx2Fma() { return false; }
 constexpr int kTileRows = 4;
 void Conv3x3Direct(const Act&, const std::vector<float>&, int, float*, std::size_t) {}
+void Stride2Direct(const float*, int, int, int, int, int, const std::vector<float>&, int, std::vector<std::ptrdiff_t>&,
+                   float*, std::size_t) {}
 #endif
 
 class TakebackEmbedder final : public Embedder {
  public:
-  TakebackEmbedder(std::vector<ConvLayer> convs, std::vector<float> fc) : convs_(std::move(convs)), fc_(std::move(fc)) {
-    direct_ = HaveAvx2Fma();
+  TakebackEmbedder(std::vector<ConvLayer> convs, std::vector<float> fc, bool allow_simd)
+      : convs_(std::move(convs)), fc_(std::move(fc)) {
+    direct_ = allow_simd && HaveAvx2Fma();
     if (direct_) {
       // The direct kernel's weights: per tile of 4 output channels,
       // [in channel][tap][4].
       for (ConvLayer& l : convs_) {
-        if (l.kernel != 3 || l.stride != 1 || l.out % kTileRows != 0) continue;
-        const std::size_t k = static_cast<std::size_t>(l.in) * 9;
+        const bool s1 = l.kernel == 3 && l.stride == 1;
+        const bool s2 = l.stride == 2 && l.pad == 0;
+        if (!(s1 || s2) || l.out % kTileRows != 0) continue;
+        const std::size_t k = static_cast<std::size_t>(l.in) * static_cast<std::size_t>(l.kernel * l.kernel);
         l.packed.resize(static_cast<std::size_t>(l.out) * k);
         for (std::size_t o = 0; o < static_cast<std::size_t>(l.out); ++o) {
           for (std::size_t i = 0; i < k; ++i) {
@@ -315,11 +408,39 @@ class TakebackEmbedder final : public Embedder {
     int cw = ow;
     std::size_t ldc = static_cast<std::size_t>(oh) * static_cast<std::size_t>(ow);
     float* c = nullptr;
-    if (direct_ && !l.packed.empty() && in.pad == 1) {
+    if (direct_ && !l.packed.empty() && l.stride == 1 && in.pad == 1) {
       cw = in.stride();
       ldc = (static_cast<std::size_t>(oh) * static_cast<std::size_t>(cw) + 7) / 8 * 8;
       c = Reserve(sums_, static_cast<std::size_t>(l.out) * ldc);
       Conv3x3Direct(in, l.packed, l.out, c, ldc);
+    } else if (direct_ && !l.packed.empty() && l.stride == 2) {
+      // The input's phase planes, then the table kernel.
+      const int hq = (in.h + 1) / 2;
+      const int wq = (in.w + 1) / 2;
+      const std::size_t pq = static_cast<std::size_t>(hq) * static_cast<std::size_t>(wq);
+      float* phases = Reserve(col_, 4 * static_cast<std::size_t>(in.c) * pq);
+      for (int ch = 0; ch < in.c; ++ch) {
+        for (int p = 0; p < 4; ++p) {
+          float* q = phases + (4 * static_cast<std::size_t>(ch) + static_cast<std::size_t>(p)) * pq;
+          const int py = p / 2;
+          const int px = p % 2;
+          for (int y = 0; y < hq; ++y) {
+            const int iy = 2 * y + py;
+            float* dst = q + static_cast<std::size_t>(y) * wq;
+            if (iy >= in.h) {
+              std::fill(dst, dst + wq, 0.0F);
+              continue;
+            }
+            const float* src = in.at(ch, iy, 0);
+            for (int x = 0; x < wq; ++x) dst[x] = 2 * x + px < in.w ? src[2 * x + px] : 0.0F;
+          }
+        }
+      }
+      cw = wq;
+      const int n = oh * wq;
+      ldc = (static_cast<std::size_t>(n) + 7) / 8 * 8;
+      c = Reserve(sums_, static_cast<std::size_t>(l.out) * ldc);
+      Stride2Direct(phases, in.c, hq, wq, l.kernel, n, l.packed, l.out, offsets_, c, ldc);
     } else {
       const int k = l.in * l.kernel * l.kernel;
       const int n = oh * ow;
@@ -407,13 +528,16 @@ class TakebackEmbedder final : public Embedder {
 
   std::vector<ConvLayer> convs_;
   std::vector<float> fc_;  // [kFinalChannels][kDescriptorSize]
-  bool direct_ = false;    // 3x3 stride-1 convolutions by Conv3x3Direct (AVX2 and FMA)
+  // Convolutions by Conv3x3Direct and Stride2Direct (AVX2 and FMA) rather
+  // than im2col and sgemm.
+  bool direct_ = false;
   // Scratch reused across calls: buf_[0] and buf_[1] alternate as block
   // inputs and outputs, buf_[2] holds a block's middle activation, buf_[3]
   // a stride-2 block's body before the shortcut is added.
   std::array<std::vector<float>, 4> buf_;
-  std::vector<float> col_;
+  std::vector<float> col_;  // im2col matrix, or a stride-2 layer's phase planes
   std::vector<float> sums_;
+  std::vector<std::ptrdiff_t> offsets_;
   std::vector<float> pool_;
 };
 
@@ -474,7 +598,7 @@ Result<ConvLayer> FoldConv(const std::vector<TfjsTensor>& w, std::size_t index, 
 const char* EmbedderName(EmbedderKind kind) { return kind == EmbedderKind::kDlib ? "dlib" : "takeback"; }
 
 Result<std::unique_ptr<Embedder>> MakeTakebackEmbedder(const std::vector<TfjsTensor>& weights,
-                                                       const std::string& source) {
+                                                       const std::string& source, bool allow_simd) {
   const std::size_t expected = 4 * static_cast<std::size_t>(kConvs) + 1;
   if (weights.size() != expected) {
     return Corrupt(source + ": has " + std::to_string(weights.size()) + " weights; the face-recognition ResNet needs " +
@@ -497,7 +621,7 @@ Result<std::unique_ptr<Embedder>> MakeTakebackEmbedder(const std::vector<TfjsTen
     }
     const TfjsTensor& fc = weights.back();
     TAKEBACK_RETURN_IF_ERROR(CheckShape(fc, {kFinalChannels, kDescriptorSize}, source));
-    return std::unique_ptr<Embedder>(std::make_unique<TakebackEmbedder>(std::move(convs), fc.values));
+    return std::unique_ptr<Embedder>(std::make_unique<TakebackEmbedder>(std::move(convs), fc.values, allow_simd));
   } catch (const std::bad_alloc&) {
     return Internal("face: out of memory building the recognition network");
   }

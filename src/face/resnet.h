@@ -51,10 +51,13 @@ const char* EmbedderName(EmbedderKind kind);
 // Builds an embedder from the tensors LoadTfjsWeights read (in manifest
 // order: per convolution its filters [h][w][in][out], its bias, then the
 // following affine layer's gamma and beta; last the final fc [256][128]).
-// `source` names the file in error messages. Errors: kCorrupt (the tensors
-// are not the face-recognition ResNet's: wrong count or shapes).
+// `source` names the file in error messages. On x86-64 CPUs with AVX2 and
+// FMA the convolutions run in Takeback's own kernels on the calling thread;
+// elsewhere, or with allow_simd = false (for tests), as im2col + BLAS sgemm
+// (OpenBLAS: as many threads as it is set to use). Errors: kCorrupt (the
+// tensors are not the face-recognition ResNet's: wrong count or shapes).
 Result<std::unique_ptr<Embedder>> MakeTakebackEmbedder(const std::vector<TfjsTensor>& weights,
-                                                       const std::string& source);
+                                                       const std::string& source, bool allow_simd = true);
 
 // The same network built with dlib's dnn templates (src/face/dlib_face.cc).
 // Same contract.

@@ -110,25 +110,35 @@ TEST_F(ResNetTest, AgreesWithDlibsNetworkOnRealChips) {
 
 TEST_F(ResNetTest, AgreesWithDlibsNetworkOnSyntheticChips) {
   Result<std::unique_ptr<Embedder>> ours = MakeTakebackEmbedder(weights_, kManifest.string());
+  // The path CPUs without AVX2 and FMA take (im2col + BLAS sgemm).
+  Result<std::unique_ptr<Embedder>> portable = MakeTakebackEmbedder(weights_, kManifest.string(), false);
   Result<std::unique_ptr<Embedder>> dlib = MakeDlibEmbedder(weights_, kManifest.string());
   ASSERT_TRUE(ours.ok()) << ours.status().ToString();
+  ASSERT_TRUE(portable.ok()) << portable.status().ToString();
   ASSERT_TRUE(dlib.ok()) << dlib.status().ToString();
   std::vector<std::vector<std::uint8_t>> inputs = {PatternChip(1), PatternChip(2)};
   inputs.emplace_back(3 * static_cast<std::size_t>(kChipSize) * kChipSize, 0);    // black
   inputs.emplace_back(3 * static_cast<std::size_t>(kChipSize) * kChipSize, 255);  // white
   float max_delta = 0;
+  float max_portable_delta = 0;
   for (const auto& rgb : inputs) {
     Result<Descriptor> a = (*ours)->Embed(rgb);
     Result<Descriptor> b = (*dlib)->Embed(rgb);
-    ASSERT_TRUE(a.ok() && b.ok());
-    for (std::size_t j = 0; j < a->size(); ++j) max_delta = std::max(max_delta, std::fabs((*a)[j] - (*b)[j]));
+    Result<Descriptor> p = (*portable)->Embed(rgb);
+    ASSERT_TRUE(a.ok() && b.ok() && p.ok());
+    for (std::size_t j = 0; j < a->size(); ++j) {
+      max_delta = std::max(max_delta, std::fabs((*a)[j] - (*b)[j]));
+      max_portable_delta = std::max(max_portable_delta, std::fabs((*p)[j] - (*b)[j]));
+    }
     // Buffers reused across calls: the same input gives the same output.
     Result<Descriptor> again = (*ours)->Embed(rgb);
     ASSERT_TRUE(again.ok());
     EXPECT_EQ(*again, *a);
   }
-  std::cout << "synthetic chips: max |takeback - dlib| per component " << max_delta << "\n";
+  std::cout << "synthetic chips: max |takeback - dlib| per component " << max_delta << " (portable path "
+            << max_portable_delta << ")\n";
   EXPECT_LE(max_delta, kMaxComponentDelta);
+  EXPECT_LE(max_portable_delta, kMaxComponentDelta);
 }
 
 TEST_F(ResNetTest, RejectsChipsOfTheWrongSize) {
