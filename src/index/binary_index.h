@@ -110,7 +110,7 @@ class BinaryIndex {
 //   "Flat"      exhaustive SIMD scan (runtime dispatch AVX-512 / AVX2 / portable)
 //   "MIH"       multi-index hashing; the layout follows the size at each
 //               compaction: ring tables (16 chunks, 96 bytes per hash)
-//               from 65,536 to 3,145,728 hashes, else bucket lines with a
+//               from 65,536 to 12,582,912 hashes, else bucket lines with a
 //               chunk count chosen from the size
 //   "MIH<m>"    multi-index hashing, bucket lines with m chunks (11..64), e.g. "MIH16"
 //   "MIHS"      multi-index hashing, ring tables at every size

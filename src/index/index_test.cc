@@ -6,6 +6,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -570,6 +571,142 @@ TEST(RingTables, MatchesOnTheChainBoundsAreFoundExactlyOnce) {
     }
     std::filesystem::remove(path);
   }
+}
+
+// A version 3 file (sketch tables, written by the previous release, as a
+// server's snapshot may be) is written here byte by byte from
+// docs/formats/index.md and must load as ring tables with the same answers,
+// and save again as version 4.
+TEST(RingTables, LoadsAVersion3SketchFile) {
+  std::mt19937_64 rng(43);
+  Data data = MakeData(20000, 6, rng, 1);
+  std::vector<std::pair<std::uint64_t, PdqHash>> sorted;
+  BruteForce ref;
+  for (std::size_t i = 0; i < data.ids.size(); ++i) {
+    sorted.emplace_back(data.ids[i], data.hashes[i]);
+    ref.Add(data.ids[i], data.hashes[i]);
+  }
+  std::sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  const std::size_t n = sorted.size();
+  auto word = [](const PdqHash& h, int k) {
+    return static_cast<std::uint16_t>(h.words[static_cast<std::size_t>(k >> 2) % 4] >> (16 * (k & 3)));
+  };
+  std::vector<std::vector<unsigned char>> sections;
+  auto append = [](std::vector<unsigned char>* out, const void* p, std::size_t bytes) {
+    const auto* b = static_cast<const unsigned char*>(p);
+    out->insert(out->end(), b, b + bytes);
+  };
+  sections.emplace_back();
+  sections.emplace_back();
+  for (const auto& [id, h] : sorted) {
+    append(&sections[0], h.words.data(), 32);
+    append(&sections[1], &id, 8);
+  }
+  for (int c = 0; c < 16; ++c) {
+    std::vector<std::uint32_t> offsets(65537, 0);
+    for (const auto& entry : sorted) ++offsets[word(entry.second, c) + 1U];
+    for (std::size_t b = 0; b < 65536; ++b) offsets[b + 1] += offsets[b];
+    std::vector<unsigned char> sketches(n * 12);
+    std::vector<std::uint32_t> positions(n);
+    std::vector<std::uint32_t> cursor(offsets.begin(), offsets.end() - 1);
+    for (std::size_t i = 0; i < n; ++i) {
+      const PdqHash& h = sorted[i].second;
+      const std::uint32_t at = cursor[word(h, c)]++;
+      for (int k = 0; k < 6; ++k) {
+        const std::uint16_t w = word(h, (c + 1 + k) % 16);
+        std::memcpy(sketches.data() + std::size_t{at} * 12 + 2 * static_cast<std::size_t>(k), &w, 2);
+      }
+      positions[at] = static_cast<std::uint32_t>(i);
+    }
+    sections.emplace_back();
+    append(&sections.back(), offsets.data(), offsets.size() * 4);
+    sections.push_back(std::move(sketches));
+    sections.emplace_back();
+    append(&sections.back(), positions.data(), positions.size() * 4);
+  }
+  auto put32 = [&](std::vector<unsigned char>* out, std::uint32_t v) { append(out, &v, 4); };
+  auto put64 = [&](std::vector<unsigned char>* out, std::uint64_t v) { append(out, &v, 8); };
+  auto align = [](std::size_t v) { return (v + 4095) / 4096 * 4096; };
+  const std::size_t header_bytes = 48 + 32 * sections.size() + 8;
+  std::vector<std::size_t> offsets;
+  std::size_t at = align(header_bytes);
+  for (const auto& s : sections) {
+    offsets.push_back(at);
+    at = align(at + s.size());
+  }
+  std::vector<unsigned char> file;
+  append(&file, "TBKINDEX", 8);
+  put32(&file, 3);
+  put32(&file, static_cast<std::uint32_t>(header_bytes));
+  put64(&file, n);
+  put32(&file, 2);   // MIH
+  put32(&file, 16);  // chunks
+  put32(&file, static_cast<std::uint32_t>(sections.size()));
+  put32(&file, 1 | 4);  // automatic chunk count, sketch tables
+  put64(&file, at);     // file size
+  for (std::size_t i = 0; i < sections.size(); ++i) {
+    const std::uint32_t type = i == 0 ? 1 : i == 1 ? 2 : 5 + static_cast<std::uint32_t>((i - 2) % 3);
+    put32(&file, type);
+    put32(&file, i < 2 ? 0 : static_cast<std::uint32_t>((i - 2) / 3));
+    put64(&file, offsets[i]);
+    put64(&file, sections[i].size());
+    put64(&file, internal::Xxh64(sections[i].data(), sections[i].size()));
+  }
+  put64(&file, internal::Xxh64(file.data(), file.size()));
+  for (std::size_t i = 0; i < sections.size(); ++i) {
+    file.resize(offsets[i], 0);
+    file.insert(file.end(), sections[i].begin(), sections[i].end());
+  }
+  file.resize(at, 0);
+  const std::string path = ::testing::TempDir() + "index_v3_" + std::to_string(::getpid()) + ".tbk";
+  {
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out.write(reinterpret_cast<const char*>(file.data()), static_cast<std::streamsize>(file.size()));
+  }
+  std::vector<PdqHash> queries = data.centres;
+  queries.push_back(RandomHash(rng));
+  {
+    auto loaded = LoadBinaryIndex(path);
+    ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+    EXPECT_EQ((*loaded)->Describe(), "MIH(chunks=16, ring)");
+    ExpectSame(**loaded, ref, queries, "version 3 file");
+    ASSERT_TRUE((*loaded)->Save(path + ".v4").ok());
+  }
+  {
+    std::ifstream in(path + ".v4", std::ios::binary);
+    char header[12] = {};
+    in.read(header, sizeof(header));
+    EXPECT_EQ(header[8], 4) << "saved as version 4";
+    auto loaded = LoadBinaryIndex(path + ".v4");
+    ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+    ExpectSame(**loaded, ref, {queries[0]}, "version 3 file saved as version 4");
+  }
+  // A damaged version 3 offsets section is refused by its checksum, and
+  // offsets that do not ascend (checksums made to match) by the structure check.
+  auto write = [&path](const std::vector<unsigned char>& content) {
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out.write(reinterpret_cast<const char*>(content.data()), static_cast<std::streamsize>(content.size()));
+  };
+  std::vector<unsigned char> damaged = file;
+  damaged[offsets[2] + 4 * 100] ^= 1;
+  write(damaged);
+  auto refused = LoadBinaryIndex(path);
+  EXPECT_EQ(refused.status().code(), ErrorCode::kCorrupt);
+  EXPECT_NE(refused.status().message().find("checksum"), std::string::npos) << refused.status().ToString();
+  std::vector<unsigned char> descending = file;
+  const auto huge = static_cast<std::uint32_t>(n + 5);
+  std::memcpy(descending.data() + offsets[2] + 4 * 100, &huge, 4);
+  const std::uint64_t section_sum = internal::Xxh64(descending.data() + offsets[2], sections[2].size());
+  std::memcpy(descending.data() + 48 + 32 * 2 + 24, &section_sum, 8);
+  const std::uint64_t header_sum = internal::Xxh64(descending.data(), header_bytes - 8);
+  std::memcpy(descending.data() + header_bytes - 8, &header_sum, 8);
+  write(descending);
+  refused = LoadBinaryIndex(path);
+  EXPECT_EQ(refused.status().code(), ErrorCode::kCorrupt);
+  EXPECT_NE(refused.status().message().find("chunk 0 ring table is inconsistent"), std::string::npos)
+      << refused.status().ToString();
+  std::filesystem::remove(path);
+  std::filesystem::remove(path + ".v4");
 }
 
 // Writes made while a compaction rebuilds the base in the background neither

@@ -536,8 +536,7 @@ Status SnapshotIndex::LastBackgroundStatus() const {
 bool SnapshotIndex::UseRings(std::size_t n) const {
   if (options_.kind == Kind::kFlat) return false;
   if (options_.ring) return true;
-  // Measured at 1M (docs/BENCHMARKS.md, Hash index): ring tables cut the
-  // cache misses of a radius-31 query several-fold for 1.7x the memory.
+  // See kRingMaxN for the measurements behind the range.
   return options_.chunks == 0 && n >= kRingMinN && n <= kRingMaxN;
 }
 

@@ -104,7 +104,7 @@ inline std::uint32_t ExtractChunk(const hash::PdqHash& h, int start, int bits) {
   return static_cast<std::uint32_t>(v & ((std::uint64_t{1} << bits) - 1));
 }
 
-// Ring tables, the layout for mid-size indexes (65,536 to ~3M hashes): 16
+// Ring tables, the layout from 65,536 to ~12.6M hashes (kRingMaxN): 16
 // chunks of 16 bits (chunk c = the hash's 16-bit word c) and, per chunk, its
 // hashes' entries sorted by the chunk's value (a bucket per value). Each
 // entry is the 16-bit word c+1 (mod 16) of its hash, the "next key", in a
@@ -137,9 +137,13 @@ inline constexpr std::size_t kRingBuckets = std::size_t{1} << kRingBits;
 inline constexpr std::size_t kRingHeaderSlots = 4;
 
 // The sizes for which "MIH" (automatic) builds ring tables; outside, it
-// builds bucket lines (ChunkTable).
+// builds bucket lines (ChunkTable). Measured (docs/BENCHMARKS.md, Hash
+// index): at 1M a query costs ~0.6x the CPU of the sketch tables before
+// them and ~0.25x that of bucket lines, at 10M ~0.33x that of bucket lines
+// (11 chunks) for ~1.2x the memory (136 bytes per hash + 64 MiB against
+// ~120). Above ~12.6M, not measured, bucket lines stay (less memory).
 inline constexpr std::size_t kRingMinN = std::size_t{1} << 16;
-inline constexpr std::size_t kRingMaxN = std::size_t{3} << 20;
+inline constexpr std::size_t kRingMaxN = std::size_t{3} << 22;
 
 // The block slots for n hashes: 32 (28 keys inline) from 2^19 hashes (8 per
 // bucket on average), else 16 (12 inline).
