@@ -48,14 +48,30 @@ std::vector<std::uint8_t> PatternChip(unsigned seed) {
 
 class ResNetTest : public ::testing::Test {
  protected:
-  void SetUp() override {
+  // The weights are read once for all tests (seconds under ASan).
+  static void SetUpTestSuite() {
     Result<std::vector<TfjsTensor>> w = LoadTfjsWeights(kManifest.string(), "");
-    if (!w.ok()) GTEST_SKIP() << "face models unavailable (run scripts/fetch-models): " << w.status().ToString();
-    weights_ = std::move(*w);
+    loaded_ = w.ok();
+    if (w.ok()) {
+      shared_ = std::move(*w);
+    } else {
+      load_error_ = w.status().ToString();
+    }
+  }
+  static void TearDownTestSuite() { shared_.clear(); }
+  void SetUp() override {
+    if (!loaded_) GTEST_SKIP() << "face models unavailable (run scripts/fetch-models): " << load_error_;
   }
 
-  std::vector<TfjsTensor> weights_;
+  static bool loaded_;
+  static std::vector<TfjsTensor> shared_;
+  static std::string load_error_;
+  const std::vector<TfjsTensor>& weights_ = shared_;
 };
+
+bool ResNetTest::loaded_ = false;
+std::vector<TfjsTensor> ResNetTest::shared_;
+std::string ResNetTest::load_error_;
 
 // The aligned chips of the test photos' faces, as FaceAnalyzer cuts them.
 std::vector<media::Image> RealChips(FaceAnalyzer& analyzer) {
