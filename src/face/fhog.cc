@@ -52,16 +52,18 @@ bool DetectAvx2() {
 // Resize: dlib's resize_image for RGB images with bilinear interpolation.
 
 #if TAKEBACK_FHOG_X86
-// dlib's 4-wide float loop, 8 columns at a time: the same products and sums
-// in the same order, so the same bytes. The 8 left and 8 right neighbours of
-// a group come from one 16-byte load at the group's first left neighbour
-// and a byte shuffle (`shuffle`, 16 bytes per group; groups whose pixels
-// span 16 bytes or more have none and are left to the caller). Reads up to
-// 15 bytes past a group's first pixel (the next row, or kSlack).
-__attribute__((target("avx2,fma"))) int ResizeRowAvx2(const std::uint8_t* trow, const std::uint8_t* brow,
-                                                      const int* left, const std::uint8_t* shuffle, const float* lr,
-                                                      const float* inv_lr, int cols, float tb, float inv_tb,
-                                                      std::uint8_t* orow) {
+// dlib's 4-wide float loop, 8 columns at a time, for the three planes
+// together (the columns' weights are the same for all three): the same
+// products and sums in the same order, so the same bytes. The 8 left and 8
+// right neighbours of a group come from one 16-byte load at the group's
+// first left neighbour and a byte shuffle (`shuffle`, 16 bytes per group;
+// groups whose pixels span 16 bytes or more have none and are left to the
+// caller). Reads up to 15 bytes past a group's first pixel (the next row, or
+// kSlack).
+__attribute__((target("avx2,fma"))) int ResizeRowAvx2(const std::uint8_t* const trow[3],
+                                                      const std::uint8_t* const brow[3], const int* left,
+                                                      const std::uint8_t* shuffle, const float* lr, const float* inv_lr,
+                                                      int cols, float tb, float inv_tb, std::uint8_t* const orow[3]) {
   const __m256 vtb = _mm256_set1_ps(tb);
   const __m256 vinv_tb = _mm256_set1_ps(inv_tb);
   const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
@@ -70,33 +72,37 @@ __attribute__((target("avx2,fma"))) int ResizeRowAvx2(const std::uint8_t* trow, 
     const __m128i mask = _mm_loadu_si128(reinterpret_cast<const __m128i*>(shuffle + 2 * c));
     if (_mm_movemask_epi8(mask) != 0) break;  // no shuffle for this group
     const int base = left[c];
-    const __m128i t = _mm_shuffle_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(trow + base)), mask);
-    const __m128i b = _mm_shuffle_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(brow + base)), mask);
-    const __m256 tl = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(t));
-    const __m256 tr = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(t, 8)));
-    const __m256 bl = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(b));
-    const __m256 br = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(b, 8)));
     const __m256 f = _mm256_loadu_ps(lr + c);
     const __m256 inv_f = _mm256_loadu_ps(inv_lr + c);
     const __m256 tlf = _mm256_mul_ps(vinv_tb, inv_f);
     const __m256 trf = _mm256_mul_ps(vinv_tb, f);
     const __m256 blf = _mm256_mul_ps(vtb, inv_f);
     const __m256 brf = _mm256_mul_ps(vtb, f);
-    __m256 v = _mm256_add_ps(_mm256_mul_ps(tlf, tl), _mm256_mul_ps(trf, tr));
-    v = _mm256_add_ps(v, _mm256_mul_ps(blf, bl));
-    v = _mm256_add_ps(v, _mm256_mul_ps(brf, br));
-    const __m256i iv = _mm256_cvttps_epi32(v);
-    // 8 int32 in 0..255 -> 8 bytes.
-    const __m256i w16 = _mm256_packus_epi32(iv, iv);   // 16-bit lanes: 0-3 0-3 | 4-7 4-7
-    const __m256i w8 = _mm256_packus_epi16(w16, w16);  // bytes 0-3 x4 | 4-7 x4
-    const __m256i packed = _mm256_permutevar8x32_epi32(w8, order);
-    _mm_storel_epi64(reinterpret_cast<__m128i*>(orow + c), _mm256_castsi256_si128(packed));
+    for (int ch = 0; ch < 3; ++ch) {
+      const __m128i t = _mm_shuffle_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(trow[ch] + base)), mask);
+      const __m128i b = _mm_shuffle_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(brow[ch] + base)), mask);
+      const __m256 tl = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(t));
+      const __m256 tr = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(t, 8)));
+      const __m256 bl = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(b));
+      const __m256 br = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(b, 8)));
+      __m256 v = _mm256_add_ps(_mm256_mul_ps(tlf, tl), _mm256_mul_ps(trf, tr));
+      v = _mm256_add_ps(v, _mm256_mul_ps(blf, bl));
+      v = _mm256_add_ps(v, _mm256_mul_ps(brf, br));
+      const __m256i iv = _mm256_cvttps_epi32(v);
+      // 8 int32 in 0..255 -> 8 bytes.
+      const __m256i w16 = _mm256_packus_epi32(iv, iv);   // 16-bit lanes: 0-3 0-3 | 4-7 4-7
+      const __m256i w8 = _mm256_packus_epi16(w16, w16);  // bytes 0-3 x4 | 4-7 x4
+      const __m256i packed = _mm256_permutevar8x32_epi32(w8, order);
+      _mm_storel_epi64(reinterpret_cast<__m128i*>(orow[ch] + c), _mm256_castsi256_si128(packed));
+    }
   }
   return c;
 }
 #endif
 
-void ResizePlane(const std::uint8_t* in, int iw, int ih, std::uint8_t* out, int ow, int oh, bool avx2) {
+// dlib's resize_image for the three planes of an image (the same geometry).
+void ResizePlanes(const std::uint8_t* const in[3], int iw, int ih, std::uint8_t* const out[3], int ow, int oh,
+                  bool avx2) {
   const double x_scale = (iw - 1) / static_cast<double>(std::max(ow - 1, 1));
   const double y_scale = (ih - 1) / static_cast<double>(std::max(oh - 1, 1));
   // The column quantities of dlib's 4-wide float loop do not depend on the
@@ -149,37 +155,47 @@ void ResizePlane(const std::uint8_t* in, int iw, int ih, std::uint8_t* out, int 
     const double tb_frac = y - static_cast<double>(top);
     const float tb = static_cast<float>(tb_frac);
     const float inv_tb = static_cast<float>(1 - tb_frac);
-    const std::uint8_t* trow = in + top * iw;
-    const std::uint8_t* brow = in + bottom * iw;
-    std::uint8_t* orow = out + static_cast<std::size_t>(r) * ow;
+    const std::uint8_t* trows[3];
+    const std::uint8_t* brows[3];
+    std::uint8_t* orows[3];
+    for (int ch = 0; ch < 3; ++ch) {
+      trows[ch] = in[ch] + top * iw;
+      brows[ch] = in[ch] + bottom * iw;
+      orows[ch] = out[ch] + static_cast<std::size_t>(r) * ow;
+    }
     int done = 0;
 #if TAKEBACK_FHOG_X86
     if (avx2) {
-      done =
-          ResizeRowAvx2(trow, brow, left.data(), shuffle.data(), lr.data(), inv_lr.data(), simd_cols, tb, inv_tb, orow);
+      done = ResizeRowAvx2(trows, brows, left.data(), shuffle.data(), lr.data(), inv_lr.data(), simd_cols, tb, inv_tb,
+                           orows);
     }
 #endif
-    for (int c = done; c < simd_cols; ++c) {
-      const int l = left[static_cast<std::size_t>(c)];
-      const float f = lr[static_cast<std::size_t>(c)];
-      const float inv_f = inv_lr[static_cast<std::size_t>(c)];
-      const float tlf = inv_tb * inv_f;
-      const float trf = inv_tb * f;
-      const float blf = tb * inv_f;
-      const float brf = tb * f;
-      const float v = tlf * static_cast<float>(trow[l]) + trf * static_cast<float>(trow[l + 1]) +
-                      blf * static_cast<float>(brow[l]) + brf * static_cast<float>(brow[l + 1]);
-      orow[c] = static_cast<std::uint8_t>(static_cast<int>(v));
-    }
-    double x = -x_scale + simd_cols * x_scale;
-    for (int c = simd_cols; c < ow; ++c) {
-      x += x_scale;
-      const long l = static_cast<long>(std::floor(x));
-      const long rt = std::min(l + 1, static_cast<long>(iw) - 1);
-      const double f = x - static_cast<double>(l);
-      const double v =
-          (1 - tb_frac) * ((1 - f) * trow[l] + f * trow[rt]) + tb_frac * ((1 - f) * brow[l] + f * brow[rt]);
-      orow[c] = static_cast<std::uint8_t>(v);
+    for (int ch = 0; ch < 3; ++ch) {
+      const std::uint8_t* trow = trows[ch];
+      const std::uint8_t* brow = brows[ch];
+      std::uint8_t* orow = orows[ch];
+      for (int c = done; c < simd_cols; ++c) {
+        const int l = left[static_cast<std::size_t>(c)];
+        const float f = lr[static_cast<std::size_t>(c)];
+        const float inv_f = inv_lr[static_cast<std::size_t>(c)];
+        const float tlf = inv_tb * inv_f;
+        const float trf = inv_tb * f;
+        const float blf = tb * inv_f;
+        const float brf = tb * f;
+        const float v = tlf * static_cast<float>(trow[l]) + trf * static_cast<float>(trow[l + 1]) +
+                        blf * static_cast<float>(brow[l]) + brf * static_cast<float>(brow[l + 1]);
+        orow[c] = static_cast<std::uint8_t>(static_cast<int>(v));
+      }
+      double x = -x_scale + simd_cols * x_scale;
+      for (int c = simd_cols; c < ow; ++c) {
+        x += x_scale;
+        const long l = static_cast<long>(std::floor(x));
+        const long rt = std::min(l + 1, static_cast<long>(iw) - 1);
+        const double f = x - static_cast<double>(l);
+        const double v =
+            (1 - tb_frac) * ((1 - f) * trow[l] + f * trow[rt]) + tb_frac * ((1 - f) * brow[l] + f * brow[rt]);
+        orow[c] = static_cast<std::uint8_t>(v);
+      }
     }
   }
 }
@@ -1230,9 +1246,9 @@ void ResizeInto(const PlanarImage& in, int out_width, int out_height, PlanarImag
     return;
   }
   const bool avx2 = UsingAvx2() && in.pixels.size() >= in_size + PlanarImage::kSlack;
-  for (int c = 0; c < 3; ++c) {
-    ResizePlane(in.plane(c), in.width, in.height, out.plane(c), out.width, out.height, avx2);
-  }
+  const std::uint8_t* const planes_in[3] = {in.plane(0), in.plane(1), in.plane(2)};
+  std::uint8_t* const planes_out[3] = {out.plane(0), out.plane(1), out.plane(2)};
+  ResizePlanes(planes_in, in.width, in.height, planes_out, out.width, out.height, avx2);
 }
 
 }  // namespace
