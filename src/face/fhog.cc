@@ -707,8 +707,10 @@ bool ExtractFeatures(const PlanarImage& img, int cell, int filter_rows, int filt
   out.first_row = row_off;
   out.end_row = row_off + hog_nr;
   // Every feature is written below; only the padding around them is zeroed
-  // (the buffer is reused from level to level).
-  out.data.resize(static_cast<std::size_t>(kPlanes) * out.rows * out.stride);
+  // (the buffer is reused from level to level, and only grows: growing a
+  // vector zeroes the new part).
+  const std::size_t data_size = static_cast<std::size_t>(kPlanes) * out.rows * out.stride;
+  if (out.data.size() < data_size) out.data.resize(data_size);
   for (int p = 0; p < kPlanes; ++p) {
     float* plane = out.plane(p);
     const std::size_t stride = static_cast<std::size_t>(out.stride);
@@ -1234,12 +1236,16 @@ PlanarImage Resize(const PlanarImage& in, int out_width, int out_height) {
 namespace {
 
 void ResizeInto(const PlanarImage& in, int out_width, int out_height, PlanarImage& out) {
-  // Allocate's size, reusing out's memory; every pixel is written below or
-  // zeroed.
+  // At least Allocate's size, reusing out's memory; every pixel is written
+  // below or zeroed. The pyramids' images (kept between calls) only grow:
+  // growing a vector zeroes the new bytes, and images of every size pass
+  // through them, so shrinking them would cost a memset of the difference on
+  // the next larger image. Bytes past the planes are never read as pixels.
   out.width = std::max(out_width, 0);
   out.height = std::max(out_height, 0);
-  out.pixels.resize(3 * static_cast<std::size_t>(out.width) * static_cast<std::size_t>(out.height) +
-                    PlanarImage::kSlack);
+  const std::size_t out_size =
+      3 * static_cast<std::size_t>(out.width) * static_cast<std::size_t>(out.height) + PlanarImage::kSlack;
+  if (out.pixels.size() < out_size) out.pixels.resize(out_size);
   const std::size_t in_size = 3 * static_cast<std::size_t>(in.width) * static_cast<std::size_t>(in.height);
   if (out.width == 0 || out.height == 0 || in.width <= 0 || in.height <= 0 || in.pixels.size() < in_size) {
     std::fill(out.pixels.begin(), out.pixels.end(), std::uint8_t{0});
