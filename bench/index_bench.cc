@@ -6,9 +6,11 @@
 //
 // Usage: index_bench [--sizes 1000000,10000000] [--queries 20000] [--flat-queries 100]
 //                    [--faiss-queries 500] [--faiss-flat-queries 20] [--recall-planted Q]
-//                    [--mih MIH] [--no-faiss]
+//                    [--mih MIH] [--no-faiss] [--snapshot DIR]
 // --recall-planted limits the recall check to Q planted queries (and as many
-// random ones); by default every planted query is checked.
+// random ones); by default every planted query is checked. --snapshot saves
+// the MIH index to DIR, loads it back (timed: the server's start from its
+// snapshot) and runs the batches again on the loaded index.
 #include <time.h>
 
 #include <algorithm>
@@ -18,6 +20,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <random>
@@ -155,6 +158,7 @@ struct Args {
   std::size_t recall_planted = 1 << 30;  // every planted query
   bool faiss = true;
   std::string mih = "MIH";
+  std::string snapshot_dir;  // empty: no save/load
 };
 
 void RunOne(std::size_t n, const Args& args) {
@@ -223,6 +227,38 @@ void RunOne(std::size_t n, const Args& args) {
       const Rate batches = Throughput(count / kBatch, 1, batch);
       std::printf("%-24s batches of %zu, 1 thread: %9.1f q/s wall %9.1f q/s per CPU-s (%.2f us CPU per query)\n", "",
                   kBatch, batches.wall * kBatch, batches.cpu * kBatch, 1e6 / (batches.cpu * kBatch));
+      if (!args.snapshot_dir.empty()) {
+        // The server's snapshot: save, load (mapped, checked, tables copied
+        // to huge pages), then the same batches on the loaded index.
+        const std::string path = args.snapshot_dir + "/index_bench_" + std::to_string(n) + ".tbk";
+        auto t0 = Clock::now();
+        if (auto s = index->Save(path); !s.ok()) {
+          std::printf("save failed: %s\n", s.ToString().c_str());
+          return;
+        }
+        const double save_s = Seconds(t0);
+        t0 = Clock::now();
+        const double load_cpu0 = ProcessCpuSeconds();
+        auto loaded = takeback::index::LoadBinaryIndex(path);
+        const double load_s = Seconds(t0);
+        const double load_cpu = ProcessCpuSeconds() - load_cpu0;
+        if (!loaded.ok()) {
+          std::printf("load failed: %s\n", loaded.status().ToString().c_str());
+          return;
+        }
+        auto loaded_batch = [&](std::size_t b) {
+          const std::span<const PdqHash> part(queries.data() + b * kBatch, kBatch);
+          if (!(*loaded)->RangeSearchBatch(part, kRadius).ok()) std::abort();
+        };
+        const Rate again = Throughput(count / kBatch, 1, loaded_batch);
+        std::printf(
+            "%-24s snapshot %.0f MB: save %.2f s, load %.2f s wall (%.2f CPU-s); batches on the loaded index "
+            "%.2f us CPU per query\n",
+            "", static_cast<double>(std::filesystem::file_size(path)) / 1e6, save_s, load_s, load_cpu,
+            1e6 / (again.cpu * kBatch));
+        loaded = takeback::Status(takeback::ErrorCode::kInternal, "released");
+        std::filesystem::remove(path);
+      }
     }
     if (is_flat) {
       std::printf("%-24s scan %.1f GB/s wall, %.1f GB/s per CPU-s (1 thread), kernel %s", "",
@@ -405,10 +441,12 @@ int main(int argc, char** argv) {
       args.recall_planted = std::strtoull(next().c_str(), nullptr, 10);
     } else if (a == "--no-faiss") {
       args.faiss = false;
+    } else if (a == "--snapshot") {
+      args.snapshot_dir = next();
     } else {
       std::fprintf(stderr,
                    "usage: index_bench [--sizes N,N] [--queries Q] [--flat-queries Q] [--faiss-queries Q] "
-                   "[--faiss-flat-queries Q] [--recall-planted Q] [--mih DESCRIPTION] [--no-faiss]\n");
+                   "[--faiss-flat-queries Q] [--recall-planted Q] [--mih DESCRIPTION] [--no-faiss] [--snapshot DIR]\n");
       return 2;
     }
   }
