@@ -709,6 +709,96 @@ TEST(RingTables, LoadsAVersion3SketchFile) {
   std::filesystem::remove(path + ".v4");
 }
 
+// A version 4 file whose ring blocks are well formed on the outside
+// (checksums made to match) but inconsistent inside is refused, never read
+// out of bounds: a block's count that overruns the entries, a first entry
+// that skips some, and a block size other than 16 or 32.
+TEST(RingTables, InconsistentBlocksAreRefused) {
+  std::mt19937_64 rng(47);
+  auto index = Make("MIHS");
+  Data data = MakeData(3000, 1, rng, 1);
+  ASSERT_TRUE(index->Add(data.ids, data.hashes).ok());
+  const std::string path = ::testing::TempDir() + "index_ring_blocks_" + std::to_string(::getpid()) + ".tbk";
+  ASSERT_TRUE(index->Save(path).ok());
+  std::vector<unsigned char> bytes(std::filesystem::file_size(path));
+  {
+    std::ifstream in(path, std::ios::binary);
+    in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  }
+  std::uint32_t header_bytes = 0;
+  std::memcpy(&header_bytes, bytes.data() + 12, 4);
+  // Section 2 is chunk 0's blocks: type 8, param 0 + 65536 x slots.
+  const unsigned char* entry = bytes.data() + 48 + 32 * 2;
+  std::uint32_t type = 0;
+  std::uint32_t param = 0;
+  std::uint64_t offset = 0;
+  std::uint64_t length = 0;
+  std::memcpy(&type, entry, 4);
+  std::memcpy(&param, entry + 4, 4);
+  std::memcpy(&offset, entry + 8, 8);
+  std::memcpy(&length, entry + 16, 8);
+  ASSERT_EQ(type, 8U);
+  const std::size_t slots = param >> 16;
+  ASSERT_EQ(slots, 16U);  // 3,064 hashes: 32-byte blocks
+  auto reseal = [&](std::vector<unsigned char>* c) {
+    const std::uint64_t section_sum = internal::Xxh64(c->data() + offset, length);
+    std::memcpy(c->data() + 48 + 32 * 2 + 24, &section_sum, 8);
+    const std::uint64_t header_sum = internal::Xxh64(c->data(), header_bytes - 8);
+    std::memcpy(c->data() + header_bytes - 8, &header_sum, 8);
+  };
+  auto expect_refused = [&](const std::vector<unsigned char>& c, const std::string& needle, const std::string& what) {
+    {
+      std::ofstream out(path, std::ios::binary | std::ios::trunc);
+      out.write(reinterpret_cast<const char*>(c.data()), static_cast<std::streamsize>(c.size()));
+    }
+    auto r = LoadBinaryIndex(path);
+    ASSERT_FALSE(r.ok()) << what;
+    EXPECT_EQ(r.status().code(), ErrorCode::kCorrupt) << what;
+    EXPECT_NE(r.status().message().find(needle), std::string::npos) << what << ": " << r.status().ToString();
+  };
+  auto slot = [&](std::vector<unsigned char>* c, std::size_t block, std::size_t s) {
+    return c->data() + offset + 2 * (block * slots + s);
+  };
+  {
+    std::vector<unsigned char> c = bytes;  // the last block's count overruns n
+    const std::uint16_t big = 0xffff;
+    std::memcpy(slot(&c, 65535, slots - 2), &big, 2);
+    reseal(&c);
+    expect_refused(c, "chunk 0 ring table is inconsistent", "count past the end");
+  }
+  {
+    std::vector<unsigned char> c = bytes;  // block 1 starts one entry late
+    std::uint16_t first = 0;
+    std::memcpy(&first, slot(&c, 1, slots - 4), 2);
+    ++first;
+    std::memcpy(slot(&c, 1, slots - 4), &first, 2);
+    reseal(&c);
+    expect_refused(c, "chunk 0 ring table is inconsistent", "first entry skipped");
+  }
+  {
+    std::vector<unsigned char> c = bytes;  // 24 slots per block
+    const std::uint32_t bad = 24U << 16;
+    std::memcpy(c.data() + 48 + 32 * 2 + 4, &bad, 4);
+    reseal(&c);
+    expect_refused(c, "bad block slots", "24 slots");
+  }
+  {
+    std::vector<unsigned char> c = bytes;  // inline keys that disagree: wrong answers at worst, still loads
+    const std::uint16_t key = 0x5a5a;
+    std::memcpy(slot(&c, 7, 0), &key, 2);
+    reseal(&c);
+    {
+      std::ofstream out(path, std::ios::binary | std::ios::trunc);
+      out.write(reinterpret_cast<const char*>(c.data()), static_cast<std::streamsize>(c.size()));
+    }
+    auto r = LoadBinaryIndex(path);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    std::vector<Neighbor> out;
+    EXPECT_TRUE((*r)->RangeSearch(data.centres[0], kDefaultRadius, &out).ok());
+  }
+  std::filesystem::remove(path);
+}
+
 // Writes made while a compaction rebuilds the base in the background neither
 // wait for it nor get lost: the compaction is held after building its new
 // base (before it replays the writes made meanwhile) while this thread adds,
