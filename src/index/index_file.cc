@@ -308,7 +308,9 @@ Result<std::unique_ptr<BinaryIndex>> LoadMapped(const unsigned char* data, std::
   }
   if (kind != kFileFlat && kind != kFileMih) return corrupt("unknown index kind " + std::to_string(kind));
   if (n > 0xffffffffULL) return corrupt("count too large");
-  if (kind == kFileFlat ? chunks != 0 : (chunks < kMinChunks || chunks > kMaxChunks)) {
+  // An empty MIH index has no tables (its first compaction builds them).
+  const bool empty_mih = kind == kFileMih && n == 0 && chunks == 0;
+  if (kind == kFileFlat ? chunks != 0 : !empty_mih && (chunks < kMinChunks || chunks > kMaxChunks)) {
     return corrupt("bad chunk count " + std::to_string(chunks));
   }
   if ((flags & ~kKnownFlags) != 0 || (version < 3 && (flags & ~kFlagAutoChunks) != 0)) {

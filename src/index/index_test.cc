@@ -369,6 +369,29 @@ TEST_P(EveryIndex, SaveLoadRoundTripAndCorruption) {
   EXPECT_EQ(LoadBinaryIndex(path).status().code(), ErrorCode::kNotFound);
 }
 
+// An empty index (a server with no signals of a type) saves a file that
+// loads back empty and stays usable.
+TEST_P(EveryIndex, EmptyIndexSavesAndLoads) {
+  auto index = Make(GetParam());
+  const std::string path = ::testing::TempDir() + "index_empty_" + std::to_string(::getpid()) + ".tbk";
+  ASSERT_TRUE(index->Save(path).ok());
+  auto loaded = LoadBinaryIndex(path);
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  EXPECT_EQ((*loaded)->size(), 0U);
+  std::mt19937_64 rng(5);
+  const PdqHash h = RandomHash(rng);
+  std::vector<Neighbor> out;
+  ASSERT_TRUE((*loaded)->RangeSearch(h, kDefaultRadius, &out).ok());
+  EXPECT_TRUE(out.empty());
+  const std::uint64_t id = 7;
+  ASSERT_TRUE((*loaded)->Add(std::span(&id, 1), std::span(&h, 1)).ok());
+  ASSERT_TRUE((*loaded)->RangeSearch(h, 0, &out).ok());
+  ASSERT_EQ(out.size(), 1U);
+  EXPECT_EQ(out[0].id, 7U);
+  loaded = Status(ErrorCode::kInternal, "released");
+  std::filesystem::remove(path);
+}
+
 INSTANTIATE_TEST_SUITE_P(Index, EveryIndex, ::testing::ValuesIn(kDescriptions), [](const auto& param_info) {
   std::string name = param_info.param;
   std::replace_if(
