@@ -761,10 +761,11 @@ bool ExtractFeatures(const PlanarImage& img, int cell, int filter_rows, int filt
 //
 // One plane at a time, one input row at a time: the row filters of every
 // detector for that plane run over the row together (each input vector is
-// loaded once for all of them) into a ring of the last filter_rows filtered
-// rows per part; as soon as the ring is full, each part's column filter adds
-// one output row to its detector's response. The working set stays in the
-// L2 cache whatever the image size.
+// loaded once for all of them) into a ring of the last filter_rows + 1
+// filtered rows per part; as soon as an output row's input rows are in the
+// ring, each part's column filter adds it to its detector's response (the
+// AVX2 kernels two output rows at a time). The working set stays in the L2
+// cache whatever the image size.
 
 // The separable parts of every detector that filter one plane.
 struct PlaneBank {
