@@ -138,7 +138,7 @@ inline constexpr std::size_t kRingHeaderSlots = 4;
 
 // The sizes for which "MIH" (automatic) builds ring tables; outside, it
 // builds bucket lines (ChunkTable). Measured (docs/BENCHMARKS.md, Hash
-// index): at 1M a query costs ~0.6x the CPU of the sketch tables before
+// index): at 1M a query costs ~0.5x the CPU of the sketch tables before
 // them and ~0.25x that of bucket lines, at 10M ~0.33x that of bucket lines
 // (11 chunks) for ~1.2x the memory (136 bytes per hash + 64 MiB against
 // ~120). Above ~12.6M, not measured, bucket lines stay (less memory).
