@@ -120,7 +120,7 @@ void Im2Col(const Act& in, int k, int s, int pad, int oh, int ow, float* col) {
           if (s == 1) {
             std::memcpy(dst + x0, src + x0, static_cast<std::size_t>(x1 - x0) * sizeof(float));
           } else {
-            for (int ox = x0; ox < x1; ++ox) dst[ox] = src[ox * s];
+            for (int ox = x0; ox < x1; ++ox) dst[ox] = src[static_cast<std::ptrdiff_t>(ox) * s];
           }
           std::fill(dst + x1, dst + ow, 0.0F);
         }
@@ -131,8 +131,8 @@ void Im2Col(const Act& in, int k, int s, int pad, int oh, int ow, float* col) {
 
 #if defined(__x86_64__)
 bool HaveAvx2Fma() {
-  static const bool have = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  return have;
+  static const bool kHave = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  return kHave;
 }
 
 // Rows of output channels and floats of output positions per direct-conv tile.
@@ -147,8 +147,18 @@ template <int NB>
 __attribute__((target("avx2,fma"))) void Conv3x3Tile(const float* in, std::size_t plane, int cin, int wp,
                                                      const float* w, float* out, std::size_t ldc) {
   // Twelve named accumulators (not an array: GCC kept an array in memory).
-  __m256 a00 = _mm256_setzero_ps(), a01 = a00, a02 = a00, a10 = a00, a11 = a00, a12 = a00;
-  __m256 a20 = a00, a21 = a00, a22 = a00, a30 = a00, a31 = a00, a32 = a00;
+  __m256 a00 = _mm256_setzero_ps();
+  __m256 a01 = _mm256_setzero_ps();
+  __m256 a02 = _mm256_setzero_ps();
+  __m256 a10 = _mm256_setzero_ps();
+  __m256 a11 = _mm256_setzero_ps();
+  __m256 a12 = _mm256_setzero_ps();
+  __m256 a20 = _mm256_setzero_ps();
+  __m256 a21 = _mm256_setzero_ps();
+  __m256 a22 = _mm256_setzero_ps();
+  __m256 a30 = _mm256_setzero_ps();
+  __m256 a31 = _mm256_setzero_ps();
+  __m256 a32 = _mm256_setzero_ps();
   for (int c = 0; c < cin; ++c, in += plane) {
     for (int ky = 0; ky < 3; ++ky) {
       const float* row = in + static_cast<std::ptrdiff_t>(ky) * wp;
@@ -227,8 +237,18 @@ void Conv3x3Direct(const Act& in, const std::vector<float>& packed, int cout, fl
 template <int NB>
 __attribute__((target("avx2,fma"))) void TableConvTile(const float* origin, const std::ptrdiff_t* off, int k,
                                                        const float* w, float* out, std::size_t ldc) {
-  __m256 a00 = _mm256_setzero_ps(), a01 = a00, a02 = a00, a10 = a00, a11 = a00, a12 = a00;
-  __m256 a20 = a00, a21 = a00, a22 = a00, a30 = a00, a31 = a00, a32 = a00;
+  __m256 a00 = _mm256_setzero_ps();
+  __m256 a01 = _mm256_setzero_ps();
+  __m256 a02 = _mm256_setzero_ps();
+  __m256 a10 = _mm256_setzero_ps();
+  __m256 a11 = _mm256_setzero_ps();
+  __m256 a12 = _mm256_setzero_ps();
+  __m256 a20 = _mm256_setzero_ps();
+  __m256 a21 = _mm256_setzero_ps();
+  __m256 a22 = _mm256_setzero_ps();
+  __m256 a30 = _mm256_setzero_ps();
+  __m256 a31 = _mm256_setzero_ps();
+  __m256 a32 = _mm256_setzero_ps();
   for (int i = 0; i < k; ++i, w += kTileRows) {
     const float* b = origin + off[i];
     const __m256 b0 = _mm256_loadu_ps(b);
@@ -320,8 +340,7 @@ void Stride2Direct(const float*, int, int, int, int, int, const std::vector<floa
 class TakebackEmbedder final : public Embedder {
  public:
   TakebackEmbedder(std::vector<ConvLayer> convs, std::vector<float> fc, bool allow_simd)
-      : convs_(std::move(convs)), fc_(std::move(fc)) {
-    direct_ = allow_simd && HaveAvx2Fma();
+      : convs_(std::move(convs)), fc_(std::move(fc)), direct_(allow_simd && HaveAvx2Fma()) {
     if (direct_) {
       // The direct kernel's weights: per tile of 4 output channels,
       // [in channel][tap][4].
@@ -500,7 +519,8 @@ class TakebackEmbedder final : public Embedder {
         const float* r0 = in.at(c, 2 * y, 0);
         const float* r1 = in.at(c, 2 * y + 1, 0);
         float* q = out.at(c, y, 0);
-        for (int x = 0; x < out.w; ++x) q[x] = (r0[2 * x] + r0[2 * x + 1] + r1[2 * x] + r1[2 * x + 1]) / 4.0F;
+        for (std::ptrdiff_t x = 0; x < out.w; ++x)
+          q[x] = (r0[2 * x] + r0[2 * x + 1] + r1[2 * x] + r1[2 * x + 1]) / 4.0F;
       }
     }
     return out;

@@ -51,27 +51,27 @@ class ResNetTest : public ::testing::Test {
   // The weights are read once for all tests (seconds under ASan).
   static void SetUpTestSuite() {
     Result<std::vector<TfjsTensor>> w = LoadTfjsWeights(kManifest.string(), "");
-    loaded_ = w.ok();
+    suite_loaded = w.ok();
     if (w.ok()) {
-      shared_ = std::move(*w);
+      suite_weights = std::move(*w);
     } else {
-      load_error_ = w.status().ToString();
+      suite_load_error = w.status().ToString();
     }
   }
-  static void TearDownTestSuite() { shared_.clear(); }
+  static void TearDownTestSuite() { suite_weights.clear(); }
   void SetUp() override {
-    if (!loaded_) GTEST_SKIP() << "face models unavailable (run scripts/fetch-models): " << load_error_;
+    if (!suite_loaded) GTEST_SKIP() << "face models unavailable (run scripts/fetch-models): " << suite_load_error;
   }
 
-  static bool loaded_;
-  static std::vector<TfjsTensor> shared_;
-  static std::string load_error_;
-  const std::vector<TfjsTensor>& weights_ = shared_;
+  static bool suite_loaded;
+  static std::vector<TfjsTensor> suite_weights;
+  static std::string suite_load_error;
+  const std::vector<TfjsTensor>& weights_ = suite_weights;
 };
 
-bool ResNetTest::loaded_ = false;
-std::vector<TfjsTensor> ResNetTest::shared_;
-std::string ResNetTest::load_error_;
+bool ResNetTest::suite_loaded = false;
+std::vector<TfjsTensor> ResNetTest::suite_weights;
+std::string ResNetTest::suite_load_error;
 
 // The aligned chips of the test photos' faces, as FaceAnalyzer cuts them.
 std::vector<media::Image> RealChips(FaceAnalyzer& analyzer) {
@@ -162,7 +162,7 @@ TEST_F(ResNetTest, AgreesWithDlibsNetworkOnSyntheticChips) {
 TEST_F(ResNetTest, RejectsChipsOfTheWrongSize) {
   Result<std::unique_ptr<Embedder>> ours = MakeTakebackEmbedder(weights_, kManifest.string());
   ASSERT_TRUE(ours.ok()) << ours.status().ToString();
-  const std::vector<std::uint8_t> small(3 * 10 * 10, 7);
+  const std::vector<std::uint8_t> small(std::size_t{3} * 10 * 10, 7);
   Result<Descriptor> d = (*ours)->Embed(small);
   ASSERT_FALSE(d.ok());
   EXPECT_EQ(d.status().code(), ErrorCode::kInvalidArgument);
