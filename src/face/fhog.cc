@@ -831,23 +831,23 @@ void ColFilterAddPortable(const float* const* rows, int out_cols, const float* t
 
 #if TAKEBACK_FHOG_X86
 // Writes 8-wide groups: up to 7 floats past out_cols (inside the padding).
-template <int kTaps>
+template <int Taps>
 __attribute__((target("avx2,fma"))) void RowFiltersAvx2(const float* in, int out_cols, const PlaneBank& bank,
                                                         float* out, std::size_t part_stride) {
   const int parts = bank.parts();
   const float* taps = bank.row.data();
   for (int c = 0; c < out_cols; c += 8) {
-    __m256 x[kTaps];
-    for (int n = 0; n < kTaps; ++n) x[n] = _mm256_loadu_ps(in + c + n);
+    __m256 x[Taps];
+    for (int n = 0; n < Taps; ++n) x[n] = _mm256_loadu_ps(in + c + n);
     for (int j = 0; j < parts; ++j) {
-      const float* t = taps + static_cast<std::size_t>(j) * kTaps;
+      const float* t = taps + static_cast<std::size_t>(j) * Taps;
       __m256 acc0 = _mm256_mul_ps(x[0], _mm256_broadcast_ss(t));
       __m256 acc1 = _mm256_mul_ps(x[1], _mm256_broadcast_ss(t + 1));
-      for (int n = 2; n + 1 < kTaps; n += 2) {
+      for (int n = 2; n + 1 < Taps; n += 2) {
         acc0 = _mm256_fmadd_ps(x[n], _mm256_broadcast_ss(t + n), acc0);
         acc1 = _mm256_fmadd_ps(x[n + 1], _mm256_broadcast_ss(t + n + 1), acc1);
       }
-      if (kTaps % 2 == 1) acc0 = _mm256_fmadd_ps(x[kTaps - 1], _mm256_broadcast_ss(t + kTaps - 1), acc0);
+      if (Taps % 2 == 1) acc0 = _mm256_fmadd_ps(x[Taps - 1], _mm256_broadcast_ss(t + Taps - 1), acc0);
       _mm256_storeu_ps(out + static_cast<std::size_t>(j) * part_stride + c, _mm256_add_ps(acc0, acc1));
     }
   }
@@ -856,30 +856,29 @@ __attribute__((target("avx2,fma"))) void RowFiltersAvx2(const float* in, int out
 // All parts of one detector for this plane: their column filters added to
 // one output row of the detector's response, with one load and store of it
 // per 8 outputs, from column `begin` on. ring + j * kPartStride is part j's
-// ring (kSlots rows of kRingRow floats); the output row's m-th input row
-// sits in slot (kFirst + m) % kSlots, a constant offset in this
+// ring (Slots rows of kRingRow floats); the output row's m-th input row
+// sits in slot (First + m) % Slots, a constant offset in this
 // instantiation (one per first slot), so the loads need no row pointers.
 inline constexpr int kRingRow = 64;  // floats per ring row: the column tile
 
-template <int kTaps, int kSlots, int kFirst>
+template <int Taps, int Slots, int First>
 __attribute__((target("avx2,fma"))) inline void ColFiltersAddAvx2(const float* ring, const float* taps, int parts,
                                                                   int begin, int out_cols, float* out) {
-  constexpr std::ptrdiff_t kPartStride = static_cast<std::ptrdiff_t>(kSlots) * kRingRow;
+  constexpr std::ptrdiff_t kPartStride = static_cast<std::ptrdiff_t>(Slots) * kRingRow;
   for (int c = begin; c < out_cols; c += 8) {
     __m256 acc0 = _mm256_loadu_ps(out + c);
     __m256 acc1 = _mm256_setzero_ps();
     for (int j = 0; j < parts; ++j) {
       const float* r = ring + j * kPartStride + c;
-      const float* t = taps + static_cast<std::ptrdiff_t>(j) * kTaps;
-      for (int m = 0; m + 1 < kTaps; m += 2) {
-        acc0 =
-            _mm256_fmadd_ps(_mm256_loadu_ps(r + ((kFirst + m) % kSlots) * kRingRow), _mm256_broadcast_ss(t + m), acc0);
-        acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(r + ((kFirst + m + 1) % kSlots) * kRingRow),
+      const float* t = taps + static_cast<std::ptrdiff_t>(j) * Taps;
+      for (int m = 0; m + 1 < Taps; m += 2) {
+        acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(r + ((First + m) % Slots) * kRingRow), _mm256_broadcast_ss(t + m), acc0);
+        acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(r + ((First + m + 1) % Slots) * kRingRow),
                                _mm256_broadcast_ss(t + m + 1), acc1);
       }
-      if (kTaps % 2 == 1) {
-        acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(r + ((kFirst + kTaps - 1) % kSlots) * kRingRow),
-                               _mm256_broadcast_ss(t + kTaps - 1), acc0);
+      if (Taps % 2 == 1) {
+        acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(r + ((First + Taps - 1) % Slots) * kRingRow),
+                               _mm256_broadcast_ss(t + Taps - 1), acc0);
       }
     }
     _mm256_storeu_ps(out + c, _mm256_add_ps(acc0, acc1));
@@ -887,16 +886,16 @@ __attribute__((target("avx2,fma"))) inline void ColFiltersAddAvx2(const float* r
 }
 
 // The same for two consecutive output rows at once (out0, then out1 one
-// row below): their kTaps + 1 input rows are loaded once for both, which
+// row below): their Taps + 1 input rows are loaded once for both, which
 // takes this loop from bound by loads to bound by multiply-adds. Each
 // output's sums are made in the same order as in ColFiltersAddAvx2 (even
 // taps into one accumulator starting from the output, odd taps into
 // another, parts in order), so the same roundings.
-template <int kTaps, int kSlots, int kFirst>
+template <int Taps, int Slots, int First>
 __attribute__((target("avx2,fma"))) inline void ColFiltersAddPairAvx2(const float* ring, const float* taps, int parts,
                                                                       int out_cols, float* out0, float* out1) {
-  static_assert(kSlots > kTaps);
-  constexpr std::ptrdiff_t kPartStride = static_cast<std::ptrdiff_t>(kSlots) * kRingRow;
+  static_assert(Slots > Taps);
+  constexpr std::ptrdiff_t kPartStride = static_cast<std::ptrdiff_t>(Slots) * kRingRow;
   int c = 0;
   for (; c + 16 <= out_cols; c += 16) {
     __m256 a0[2];  // row 0, even taps (from the output)
@@ -911,19 +910,19 @@ __attribute__((target("avx2,fma"))) inline void ColFiltersAddPairAvx2(const floa
     }
     for (int j = 0; j < parts; ++j) {
       const float* r = ring + j * kPartStride + c;
-      const float* t = taps + static_cast<std::ptrdiff_t>(j) * kTaps;
+      const float* t = taps + static_cast<std::ptrdiff_t>(j) * Taps;
       // Input row m is row 0's tap m and row 1's tap m - 1.
-      for (int m = 0; m <= kTaps; ++m) {
-        const float* rm = r + static_cast<std::ptrdiff_t>((kFirst + m) % kSlots) * kRingRow;
+      for (int m = 0; m <= Taps; ++m) {
+        const float* rm = r + static_cast<std::ptrdiff_t>((First + m) % Slots) * kRingRow;
         const __m256 v[2] = {_mm256_loadu_ps(rm), _mm256_loadu_ps(rm + 8)};
-        if (m < kTaps) {
+        if (m < Taps) {
           const __m256 tap = _mm256_broadcast_ss(t + m);
-          __m256* acc = m % 2 == 0 || (kTaps % 2 == 1 && m == kTaps - 1) ? a0 : a1;
+          __m256* acc = m % 2 == 0 || (Taps % 2 == 1 && m == Taps - 1) ? a0 : a1;
           for (int g = 0; g < 2; ++g) acc[g] = _mm256_fmadd_ps(v[g], tap, acc[g]);
         }
         if (m >= 1) {
           const __m256 tap = _mm256_broadcast_ss(t + m - 1);
-          __m256* acc = (m - 1) % 2 == 0 || (kTaps % 2 == 1 && m - 1 == kTaps - 1) ? b0 : b1;
+          __m256* acc = (m - 1) % 2 == 0 || (Taps % 2 == 1 && m - 1 == Taps - 1) ? b0 : b1;
           for (int g = 0; g < 2; ++g) acc[g] = _mm256_fmadd_ps(v[g], tap, acc[g]);
         }
       }
@@ -934,28 +933,28 @@ __attribute__((target("avx2,fma"))) inline void ColFiltersAddPairAvx2(const floa
     }
   }
   if (c < out_cols) {
-    ColFiltersAddAvx2<kTaps, kSlots, kFirst>(ring, taps, parts, c, out_cols, out0);
-    ColFiltersAddAvx2<kTaps, kSlots, (kFirst + 1) % kSlots>(ring, taps, parts, c, out_cols, out1);
+    ColFiltersAddAvx2<Taps, Slots, First>(ring, taps, parts, c, out_cols, out0);
+    ColFiltersAddAvx2<Taps, Slots, (First + 1) % Slots>(ring, taps, parts, c, out_cols, out1);
   }
 }
 
 // Every detector's parts for this plane (group g: parts group_begin[g] to
 // group_begin[g + 1], all of one detector, added to outs[g], and with
-// kPair to outs[g] + row_stride too, the next output row); the parts' rings
+// Pair to outs[g] + row_stride too, the next output row); the parts' rings
 // follow each other in `ring`.
-template <int kTaps, int kSlots, bool kPair, int kFirst>
+template <int Taps, int Slots, bool Pair, int First>
 __attribute__((target("avx2,fma"))) void ColFiltersAllAvx2(const float* ring, const float* taps, const int* group_begin,
                                                            int groups, float* const* outs, std::size_t row_stride,
                                                            int out_cols) {
   for (int g = 0; g < groups; ++g) {
     const int j0 = group_begin[g];
-    const float* part_ring = ring + static_cast<std::ptrdiff_t>(j0) * kSlots * kRingRow;
-    const float* part_taps = taps + static_cast<std::ptrdiff_t>(j0) * kTaps;
-    if constexpr (kPair) {
-      ColFiltersAddPairAvx2<kTaps, kSlots, kFirst>(part_ring, part_taps, group_begin[g + 1] - j0, out_cols, outs[g],
-                                                   outs[g] + row_stride);
+    const float* part_ring = ring + static_cast<std::ptrdiff_t>(j0) * Slots * kRingRow;
+    const float* part_taps = taps + static_cast<std::ptrdiff_t>(j0) * Taps;
+    if constexpr (Pair) {
+      ColFiltersAddPairAvx2<Taps, Slots, First>(part_ring, part_taps, group_begin[g + 1] - j0, out_cols, outs[g],
+                                                outs[g] + row_stride);
     } else {
-      ColFiltersAddAvx2<kTaps, kSlots, kFirst>(part_ring, part_taps, group_begin[g + 1] - j0, 0, out_cols, outs[g]);
+      ColFiltersAddAvx2<Taps, Slots, First>(part_ring, part_taps, group_begin[g + 1] - j0, 0, out_cols, outs[g]);
     }
   }
 }
@@ -966,9 +965,9 @@ using ColFiltersFn = void (*)(const float*, const float*, const int*, int, float
 // two output rows can be made at once.
 inline constexpr int kSlots10 = 11;
 
-template <bool kPair, int... kFirst>
-constexpr std::array<ColFiltersFn, sizeof...(kFirst)> ColFilterTable(std::integer_sequence<int, kFirst...> /*unused*/) {
-  return {&ColFiltersAllAvx2<10, kSlots10, kPair, kFirst>...};
+template <bool Pair, int... First>
+constexpr std::array<ColFiltersFn, sizeof...(First)> ColFilterTable(std::integer_sequence<int, First...> /*unused*/) {
+  return {&ColFiltersAllAvx2<10, kSlots10, Pair, First>...};
 }
 inline constexpr std::array<ColFiltersFn, kSlots10> kColFilters10 =
     ColFilterTable<false>(std::make_integer_sequence<int, kSlots10>{});
