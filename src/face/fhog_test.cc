@@ -229,9 +229,10 @@ TEST(FhogOrientation, SameChoiceAsDlibForEveryGradient) {
     ASSERT_GE(portable[i], 0);
     ASSERT_LT(portable[i], 18);
     if (fast[i] != portable[i]) {
-      if (++differ <= 10)
+      if (++differ <= 10) {
         ADD_FAILURE() << "gradient (" << gx[i] << ", " << gy[i] << "): AVX2 bin " << fast[i] << ", dlib's "
                       << portable[i];
+      }
     }
   }
   EXPECT_EQ(differ, 0U);
