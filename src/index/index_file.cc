@@ -8,6 +8,7 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -273,6 +274,60 @@ bool RingTableConsistent(const RingTable& t, std::size_t slots, std::uint64_t n)
   return true;
 }
 
+// The ring tables of a loaded file (the sections as found: version 4
+// blocks and keys, or version 3 offsets and sketches), checked and copied
+// to base->rings. The probe reads 272 random blocks per query: on the
+// file's 4 KiB pages nearly each one misses the TLB (in the server,
+// searches on a loaded snapshot cost 20-45% more CPU than on a rebuilt
+// index). So the blocks and keys (~100 MB at 1M) go to huge pages, made
+// from a version 3 file's offsets and sketches; the hashes, ids and
+// positions, read only for the few survivors, stay mapped.
+Status CopyRingTables(Base* base, std::uint32_t version, std::size_t slots,
+                      const std::vector<const unsigned char*>& block_sections,
+                      const std::vector<const unsigned char*>& key_sections, const std::string& path,
+                      const std::function<Status(const std::string&)>& corrupt) {
+  const bool v3 = version < 4;
+  const std::uint64_t n = base->n;
+  const auto count = static_cast<std::size_t>(n);
+  const std::size_t block_words = kRingBuckets * slots;
+  for (std::size_t c = 0; v3 && c < kRingChunks; ++c) {
+    if (!OffsetsConsistent(block_sections[c], n)) {
+      return corrupt("chunk " + std::to_string(c) + " ring table is inconsistent");
+    }
+  }
+  void* copy_at = nullptr;
+  std::shared_ptr<Region> blocks = AllocateRegion(kRingChunks * block_words * sizeof(std::uint16_t), &copy_at);
+  if (blocks == nullptr) return Internal("out of memory loading index file " + path);
+  auto* all_blocks = static_cast<std::uint16_t*>(copy_at);
+  base->regions.push_back(std::move(blocks));
+  std::vector<std::uint32_t> offsets(v3 ? kRingBuckets + 1 : 0);
+  for (std::size_t c = 0; c < kRingChunks; ++c) {
+    RingTable& t = base->rings[c];
+    std::shared_ptr<Region> copy = AllocateRegion(std::max<std::size_t>(count * sizeof(std::uint16_t), 64), &copy_at);
+    if (copy == nullptr) return Internal("out of memory loading index file " + path);
+    base->regions.push_back(std::move(copy));
+    auto* keys = static_cast<std::uint16_t*>(copy_at);
+    std::uint16_t* table_blocks = all_blocks + c * block_words;
+    if (v3) {
+      for (std::size_t k = 0; k < count; ++k) {
+        std::memcpy(keys + k, key_sections[c] + k * kSketchBytes, sizeof(std::uint16_t));
+      }
+      std::memcpy(offsets.data(), block_sections[c], offsets.size() * sizeof(std::uint32_t));
+      FillRingBlocks(offsets.data(), keys, slots, table_blocks);
+    } else {
+      std::memcpy(keys, key_sections[c], count * sizeof(std::uint16_t));
+      std::memcpy(table_blocks, block_sections[c], block_words * sizeof(std::uint16_t));
+    }
+    t.keys = keys;
+    t.blocks = table_blocks;
+    if (!RingTableConsistent(t, slots, n)) {
+      return corrupt("chunk " + std::to_string(c) + " ring table is inconsistent");
+    }
+  }
+  base->ring_block_slots = slots;
+  return Status::Ok();
+}
+
 Result<std::unique_ptr<BinaryIndex>> LoadMapped(const unsigned char* data, std::size_t size,
                                                 std::shared_ptr<Region> region, const std::string& path) {
   auto corrupt = [&path](const std::string& what) { return Corrupt("index file " + path + ": " + what); };
@@ -442,49 +497,7 @@ Result<std::unique_ptr<BinaryIndex>> LoadMapped(const unsigned char* data, std::
     if (!TableConsistent(base->tables[c], n)) return corrupt("chunk " + std::to_string(c) + " table is inconsistent");
   }
   if (rings) {
-    // The probe reads 272 random blocks per query: on the file's 4 KiB
-    // pages nearly each one misses the TLB (in the server, searches on a
-    // loaded snapshot cost 20-45% more CPU than on a rebuilt index). Copy the
-    // blocks and keys (~100 MB at 1M) to huge pages, making a version 3
-    // file's from its offsets and sketches; the hashes, ids and positions,
-    // read only for the few survivors, stay mapped.
-    const auto count = static_cast<std::size_t>(n);
-    const std::size_t block_words = kRingBuckets * slots;
-    for (std::size_t c = 0; v3_rings && c < kRingChunks; ++c) {
-      if (!OffsetsConsistent(block_sections[c], n)) {
-        return corrupt("chunk " + std::to_string(c) + " ring table is inconsistent");
-      }
-    }
-    void* copy_at = nullptr;
-    std::shared_ptr<Region> blocks = AllocateRegion(kRingChunks * block_words * sizeof(std::uint16_t), &copy_at);
-    if (blocks == nullptr) return Internal("out of memory loading index file " + path);
-    auto* all_blocks = static_cast<std::uint16_t*>(copy_at);
-    base->regions.push_back(std::move(blocks));
-    std::vector<std::uint32_t> offsets(v3_rings ? kRingBuckets + 1 : 0);
-    for (std::size_t c = 0; c < kRingChunks; ++c) {
-      RingTable& t = base->rings[c];
-      std::shared_ptr<Region> copy = AllocateRegion(std::max<std::size_t>(count * sizeof(std::uint16_t), 64), &copy_at);
-      if (copy == nullptr) return Internal("out of memory loading index file " + path);
-      base->regions.push_back(std::move(copy));
-      auto* keys = static_cast<std::uint16_t*>(copy_at);
-      std::uint16_t* table_blocks = all_blocks + c * block_words;
-      if (v3_rings) {
-        for (std::size_t k = 0; k < count; ++k) {
-          std::memcpy(keys + k, key_sections[c] + k * kSketchBytes, sizeof(std::uint16_t));
-        }
-        std::memcpy(offsets.data(), block_sections[c], offsets.size() * sizeof(std::uint32_t));
-        FillRingBlocks(offsets.data(), keys, slots, table_blocks);
-      } else {
-        std::memcpy(keys, key_sections[c], count * sizeof(std::uint16_t));
-        std::memcpy(table_blocks, block_sections[c], block_words * sizeof(std::uint16_t));
-      }
-      t.keys = keys;
-      t.blocks = table_blocks;
-      if (!RingTableConsistent(t, slots, n)) {
-        return corrupt("chunk " + std::to_string(c) + " ring table is inconsistent");
-      }
-    }
-    base->ring_block_slots = slots;
+    TAKEBACK_RETURN_IF_ERROR(CopyRingTables(base.get(), version, slots, block_sections, key_sections, path, corrupt));
   }
   PlanProbes(base.get());
   base->regions.push_back(std::move(region));

@@ -298,7 +298,7 @@ Status BuildRingTables(Base* base, std::size_t slots, int threads) {
   const std::size_t n = base->n;
   base->ring_block_slots = slots;
   // The blocks of all tables in one array (32 or 64 MiB, on huge pages).
-  std::uint16_t* all_blocks = Allocate<std::uint16_t>(kRingChunks * kRingBuckets * slots, base);
+  auto* all_blocks = Allocate<std::uint16_t>(kRingChunks * kRingBuckets * slots, base);
   if (all_blocks == nullptr) return Internal("out of memory building the index ring tables");
   // Chunk c: a counting sort of the positions by the chunk's value (within a
   // bucket they come out ascending), each stored with its next key; then
@@ -1228,11 +1228,11 @@ void ProbeRingPortable(const Snapshot& snap, const PdqHash* queries, std::size_t
 void ProbeRing(const Snapshot& snap, const PdqHash* queries, std::size_t count, int radius,
                const std::vector<int>& probe_radii, std::vector<BatchHit>* out) {
   static const bool popcnt = IsaSupported(Isa::kPopcnt);
-  static const RingFilterFn filter = BestRingFilter();
+  static const RingFilterFn kFilter = BestRingFilter();
   if (popcnt) {
-    ProbeRingPopcnt(snap, queries, count, radius, probe_radii, filter, out);
+    ProbeRingPopcnt(snap, queries, count, radius, probe_radii, kFilter, out);
   } else {
-    ProbeRingPortable(snap, queries, count, radius, probe_radii, filter, out);
+    ProbeRingPortable(snap, queries, count, radius, probe_radii, kFilter, out);
   }
 }
 
