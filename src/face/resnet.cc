@@ -139,6 +139,81 @@ bool HaveAvx2Fma() {
 constexpr int kTileRows = 4;
 constexpr int kTileCols = 24;
 
+// The accumulators of one tile: output channels [4) x positions [8 * NB).
+// Twelve named registers (not an array: GCC kept an array in memory); the
+// member functions are always inlined into the tile loops, so they stay in
+// registers there.
+template <int NB>
+struct TileAcc {
+  __m256 a00, a01, a02;
+  __m256 a10, a11, a12;
+  __m256 a20, a21, a22;
+  __m256 a30, a31, a32;
+
+  [[gnu::always_inline]] __attribute__((target("avx2,fma"))) inline TileAcc()
+      : a00(_mm256_setzero_ps()),
+        a01(_mm256_setzero_ps()),
+        a02(_mm256_setzero_ps()),
+        a10(_mm256_setzero_ps()),
+        a11(_mm256_setzero_ps()),
+        a12(_mm256_setzero_ps()),
+        a20(_mm256_setzero_ps()),
+        a21(_mm256_setzero_ps()),
+        a22(_mm256_setzero_ps()),
+        a30(_mm256_setzero_ps()),
+        a31(_mm256_setzero_ps()),
+        a32(_mm256_setzero_ps()) {}
+  TileAcc(const TileAcc&) = delete;
+  TileAcc& operator=(const TileAcc&) = delete;
+
+  // Adds w[r] * b[0, 8 * NB) to row r, for the tile's 4 rows.
+  [[gnu::always_inline]] __attribute__((target("avx2,fma"))) inline void Add(const float* b, const float* w) {
+    const __m256 b0 = _mm256_loadu_ps(b);
+    const __m256 b1 = NB > 1 ? _mm256_loadu_ps(b + 8) : b0;
+    const __m256 b2 = NB > 2 ? _mm256_loadu_ps(b + 16) : b0;
+    __m256 wr = _mm256_broadcast_ss(w);
+    a00 = _mm256_fmadd_ps(wr, b0, a00);
+    if constexpr (NB > 1) a01 = _mm256_fmadd_ps(wr, b1, a01);
+    if constexpr (NB > 2) a02 = _mm256_fmadd_ps(wr, b2, a02);
+    wr = _mm256_broadcast_ss(w + 1);
+    a10 = _mm256_fmadd_ps(wr, b0, a10);
+    if constexpr (NB > 1) a11 = _mm256_fmadd_ps(wr, b1, a11);
+    if constexpr (NB > 2) a12 = _mm256_fmadd_ps(wr, b2, a12);
+    wr = _mm256_broadcast_ss(w + 2);
+    a20 = _mm256_fmadd_ps(wr, b0, a20);
+    if constexpr (NB > 1) a21 = _mm256_fmadd_ps(wr, b1, a21);
+    if constexpr (NB > 2) a22 = _mm256_fmadd_ps(wr, b2, a22);
+    wr = _mm256_broadcast_ss(w + 3);
+    a30 = _mm256_fmadd_ps(wr, b0, a30);
+    if constexpr (NB > 1) a31 = _mm256_fmadd_ps(wr, b1, a31);
+    if constexpr (NB > 2) a32 = _mm256_fmadd_ps(wr, b2, a32);
+  }
+
+  // out[r * ldc + j] = row r's sums.
+  [[gnu::always_inline]] __attribute__((target("avx2,fma"))) inline void Store(float* out, std::size_t ldc) const {
+    float* o0 = out;
+    float* o1 = out + ldc;
+    float* o2 = out + 2 * ldc;
+    float* o3 = out + 3 * ldc;
+    _mm256_storeu_ps(o0, a00);
+    _mm256_storeu_ps(o1, a10);
+    _mm256_storeu_ps(o2, a20);
+    _mm256_storeu_ps(o3, a30);
+    if constexpr (NB > 1) {
+      _mm256_storeu_ps(o0 + 8, a01);
+      _mm256_storeu_ps(o1 + 8, a11);
+      _mm256_storeu_ps(o2 + 8, a21);
+      _mm256_storeu_ps(o3 + 8, a31);
+    }
+    if constexpr (NB > 2) {
+      _mm256_storeu_ps(o0 + 16, a02);
+      _mm256_storeu_ps(o1 + 16, a12);
+      _mm256_storeu_ps(o2 + 16, a22);
+      _mm256_storeu_ps(o3 + 16, a32);
+    }
+  }
+};
+
 // One tile of a 3x3 stride-1 convolution over a padded input: output
 // channels [4) x positions [8 * NB) starting at `in` (the position's
 // top-left tap in channel 0's padded plane). `w` holds the tile's weights as
@@ -146,66 +221,14 @@ constexpr int kTileCols = 24;
 template <int NB>
 __attribute__((target("avx2,fma"))) void Conv3x3Tile(const float* in, std::size_t plane, int cin, int wp,
                                                      const float* w, float* out, std::size_t ldc) {
-  // Twelve named accumulators (not an array: GCC kept an array in memory).
-  __m256 a00 = _mm256_setzero_ps();
-  __m256 a01 = _mm256_setzero_ps();
-  __m256 a02 = _mm256_setzero_ps();
-  __m256 a10 = _mm256_setzero_ps();
-  __m256 a11 = _mm256_setzero_ps();
-  __m256 a12 = _mm256_setzero_ps();
-  __m256 a20 = _mm256_setzero_ps();
-  __m256 a21 = _mm256_setzero_ps();
-  __m256 a22 = _mm256_setzero_ps();
-  __m256 a30 = _mm256_setzero_ps();
-  __m256 a31 = _mm256_setzero_ps();
-  __m256 a32 = _mm256_setzero_ps();
+  TileAcc<NB> acc;
   for (int c = 0; c < cin; ++c, in += plane) {
     for (int ky = 0; ky < 3; ++ky) {
       const float* row = in + static_cast<std::ptrdiff_t>(ky) * wp;
-      for (int kx = 0; kx < 3; ++kx, w += kTileRows) {
-        const float* b = row + kx;
-        const __m256 b0 = _mm256_loadu_ps(b);
-        const __m256 b1 = NB > 1 ? _mm256_loadu_ps(b + 8) : b0;
-        const __m256 b2 = NB > 2 ? _mm256_loadu_ps(b + 16) : b0;
-        __m256 wr = _mm256_broadcast_ss(w);
-        a00 = _mm256_fmadd_ps(wr, b0, a00);
-        if constexpr (NB > 1) a01 = _mm256_fmadd_ps(wr, b1, a01);
-        if constexpr (NB > 2) a02 = _mm256_fmadd_ps(wr, b2, a02);
-        wr = _mm256_broadcast_ss(w + 1);
-        a10 = _mm256_fmadd_ps(wr, b0, a10);
-        if constexpr (NB > 1) a11 = _mm256_fmadd_ps(wr, b1, a11);
-        if constexpr (NB > 2) a12 = _mm256_fmadd_ps(wr, b2, a12);
-        wr = _mm256_broadcast_ss(w + 2);
-        a20 = _mm256_fmadd_ps(wr, b0, a20);
-        if constexpr (NB > 1) a21 = _mm256_fmadd_ps(wr, b1, a21);
-        if constexpr (NB > 2) a22 = _mm256_fmadd_ps(wr, b2, a22);
-        wr = _mm256_broadcast_ss(w + 3);
-        a30 = _mm256_fmadd_ps(wr, b0, a30);
-        if constexpr (NB > 1) a31 = _mm256_fmadd_ps(wr, b1, a31);
-        if constexpr (NB > 2) a32 = _mm256_fmadd_ps(wr, b2, a32);
-      }
+      for (int kx = 0; kx < 3; ++kx, w += kTileRows) acc.Add(row + kx, w);
     }
   }
-  float* o0 = out;
-  float* o1 = out + ldc;
-  float* o2 = out + 2 * ldc;
-  float* o3 = out + 3 * ldc;
-  _mm256_storeu_ps(o0, a00);
-  _mm256_storeu_ps(o1, a10);
-  _mm256_storeu_ps(o2, a20);
-  _mm256_storeu_ps(o3, a30);
-  if constexpr (NB > 1) {
-    _mm256_storeu_ps(o0 + 8, a01);
-    _mm256_storeu_ps(o1 + 8, a11);
-    _mm256_storeu_ps(o2 + 8, a21);
-    _mm256_storeu_ps(o3 + 8, a31);
-  }
-  if constexpr (NB > 2) {
-    _mm256_storeu_ps(o0 + 16, a02);
-    _mm256_storeu_ps(o1 + 16, a12);
-    _mm256_storeu_ps(o2 + 16, a22);
-    _mm256_storeu_ps(o3 + 16, a32);
-  }
+  acc.Store(out, ldc);
 }
 
 // A 3x3 stride-1 convolution of the padded `in`, computed at every position
@@ -237,60 +260,9 @@ void Conv3x3Direct(const Act& in, const std::vector<float>& packed, int cout, fl
 template <int NB>
 __attribute__((target("avx2,fma"))) void TableConvTile(const float* origin, const std::ptrdiff_t* off, int k,
                                                        const float* w, float* out, std::size_t ldc) {
-  __m256 a00 = _mm256_setzero_ps();
-  __m256 a01 = _mm256_setzero_ps();
-  __m256 a02 = _mm256_setzero_ps();
-  __m256 a10 = _mm256_setzero_ps();
-  __m256 a11 = _mm256_setzero_ps();
-  __m256 a12 = _mm256_setzero_ps();
-  __m256 a20 = _mm256_setzero_ps();
-  __m256 a21 = _mm256_setzero_ps();
-  __m256 a22 = _mm256_setzero_ps();
-  __m256 a30 = _mm256_setzero_ps();
-  __m256 a31 = _mm256_setzero_ps();
-  __m256 a32 = _mm256_setzero_ps();
-  for (int i = 0; i < k; ++i, w += kTileRows) {
-    const float* b = origin + off[i];
-    const __m256 b0 = _mm256_loadu_ps(b);
-    const __m256 b1 = NB > 1 ? _mm256_loadu_ps(b + 8) : b0;
-    const __m256 b2 = NB > 2 ? _mm256_loadu_ps(b + 16) : b0;
-    __m256 wr = _mm256_broadcast_ss(w);
-    a00 = _mm256_fmadd_ps(wr, b0, a00);
-    if constexpr (NB > 1) a01 = _mm256_fmadd_ps(wr, b1, a01);
-    if constexpr (NB > 2) a02 = _mm256_fmadd_ps(wr, b2, a02);
-    wr = _mm256_broadcast_ss(w + 1);
-    a10 = _mm256_fmadd_ps(wr, b0, a10);
-    if constexpr (NB > 1) a11 = _mm256_fmadd_ps(wr, b1, a11);
-    if constexpr (NB > 2) a12 = _mm256_fmadd_ps(wr, b2, a12);
-    wr = _mm256_broadcast_ss(w + 2);
-    a20 = _mm256_fmadd_ps(wr, b0, a20);
-    if constexpr (NB > 1) a21 = _mm256_fmadd_ps(wr, b1, a21);
-    if constexpr (NB > 2) a22 = _mm256_fmadd_ps(wr, b2, a22);
-    wr = _mm256_broadcast_ss(w + 3);
-    a30 = _mm256_fmadd_ps(wr, b0, a30);
-    if constexpr (NB > 1) a31 = _mm256_fmadd_ps(wr, b1, a31);
-    if constexpr (NB > 2) a32 = _mm256_fmadd_ps(wr, b2, a32);
-  }
-  float* o0 = out;
-  float* o1 = out + ldc;
-  float* o2 = out + 2 * ldc;
-  float* o3 = out + 3 * ldc;
-  _mm256_storeu_ps(o0, a00);
-  _mm256_storeu_ps(o1, a10);
-  _mm256_storeu_ps(o2, a20);
-  _mm256_storeu_ps(o3, a30);
-  if constexpr (NB > 1) {
-    _mm256_storeu_ps(o0 + 8, a01);
-    _mm256_storeu_ps(o1 + 8, a11);
-    _mm256_storeu_ps(o2 + 8, a21);
-    _mm256_storeu_ps(o3 + 8, a31);
-  }
-  if constexpr (NB > 2) {
-    _mm256_storeu_ps(o0 + 16, a02);
-    _mm256_storeu_ps(o1 + 16, a12);
-    _mm256_storeu_ps(o2 + 16, a22);
-    _mm256_storeu_ps(o3 + 16, a32);
-  }
+  TileAcc<NB> acc;
+  for (int i = 0; i < k; ++i, w += kTileRows) acc.Add(origin + off[i], w);
+  acc.Store(out, ldc);
 }
 
 // A stride-2 convolution without padding, from the input's four phase
