@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_support.h"
 #include "common/file.h"
 #include "face/face.h"
 #include "face/resnet.h"
@@ -25,23 +26,11 @@
 
 namespace {
 
+using takeback::bench::LoadAverage;
+using takeback::bench::ProcessCpuSeconds;
+
 namespace fs = std::filesystem;
 using takeback::face::EmbedderKind;
-
-double CpuSeconds() {
-  timespec ts{};
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
-}
-
-std::string LoadAverage() {
-  std::ifstream in("/proc/loadavg");
-  std::string a;
-  std::string b;
-  std::string c;
-  in >> a >> b >> c;
-  return a + " " + b + " " + c;
-}
 
 // The chip of the first face in the test photos, or an empty image.
 takeback::media::Image FirstChip(const takeback::face::ModelPaths& paths) {
@@ -121,7 +110,7 @@ int main(int argc, char** argv) {
   if (!(*embedder)->Embed(chip).ok()) return 1;  // warm-up: buffers, BLAS threads
   long n = 0;
   const auto start = std::chrono::steady_clock::now();
-  const double cpu_start = CpuSeconds();
+  const double cpu_start = ProcessCpuSeconds();
   double elapsed = 0;
   do {
     if (!(*embedder)->Embed(chip).ok()) return 1;
@@ -130,7 +119,7 @@ int main(int argc, char** argv) {
   } while (elapsed < seconds || n < 2);
   std::printf("%s network, %d OpenBLAS thread(s)%s: %.2f ms per face, CPU %.2f ms, %ld faces; load average %s\n",
               takeback::face::EmbedderName(kind), threads, set_threads == nullptr ? " (not OpenBLAS?)" : "",
-              1000 * elapsed / static_cast<double>(n), 1000 * (CpuSeconds() - cpu_start) / static_cast<double>(n), n,
-              LoadAverage().c_str());
+              1000 * elapsed / static_cast<double>(n),
+              1000 * (ProcessCpuSeconds() - cpu_start) / static_cast<double>(n), n, LoadAverage().c_str());
   return 0;
 }

@@ -28,6 +28,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench_support.h"
 #include "common/file.h"
 #include "face/face.h"
 #include "face/fhog.h"
@@ -36,6 +37,9 @@
 #include "media/image.h"
 
 namespace {
+
+using takeback::bench::LoadAverage;
+using takeback::bench::ProcessCpuSeconds;
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
@@ -53,19 +57,13 @@ struct Timing {
   double cpu_ms = 0;
 };
 
-double CpuSeconds() {
-  timespec ts{};
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
-}
-
 // Runs `fn` at least twice and for about `seconds`, after one warm-up call.
 template <typename Fn>
 Timing MsPerCall(double seconds, Fn fn) {
   fn();
   long n = 0;
   const auto start = Clock::now();
-  const double cpu_start = CpuSeconds();
+  const double cpu_start = ProcessCpuSeconds();
   double elapsed = 0;
   do {
     fn();
@@ -73,7 +71,7 @@ Timing MsPerCall(double seconds, Fn fn) {
     elapsed = std::chrono::duration<double>(Clock::now() - start).count();
   } while (elapsed < seconds || n < 2);
   const double calls = static_cast<double>(n);
-  return {.wall_ms = 1000.0 * elapsed / calls, .cpu_ms = 1000.0 * (CpuSeconds() - cpu_start) / calls};
+  return {.wall_ms = 1000.0 * elapsed / calls, .cpu_ms = 1000.0 * (ProcessCpuSeconds() - cpu_start) / calls};
 }
 
 struct Photo {
@@ -114,16 +112,6 @@ std::string ReadProcFile(const char* path) {
   std::ostringstream text;
   text << in.rdbuf();
   return text.str();
-}
-
-std::string LoadAverage() {
-  const std::string s = ReadProcFile("/proc/loadavg");
-  std::istringstream fields(s);
-  std::string a;
-  std::string b;
-  std::string c;
-  fields >> a >> b >> c;
-  return a.empty() ? "unknown" : a + " " + b + " " + c;
 }
 
 std::string MachineFacts() {

@@ -30,6 +30,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench_support.h"
 #include "hash/pdq.h"
 #include "index/binary_index.h"
 
@@ -41,6 +42,9 @@
 #endif
 
 namespace {
+
+using takeback::bench::LoadAverage;
+using takeback::bench::ProcessCpuSeconds;
 
 using takeback::hash::PdqHash;
 using takeback::index::BinaryIndex;
@@ -64,13 +68,6 @@ std::pair<double, double> Memory() {
   return {rss, hwm};
 }
 
-std::string LoadAverage() {
-  std::ifstream in("/proc/loadavg");
-  std::string a, b, c;
-  in >> a >> b >> c;
-  return a + " " + b + " " + c;
-}
-
 PdqHash RandomHash(std::mt19937_64& rng) {
   PdqHash h;
   for (auto& w : h.words) w = rng();
@@ -91,13 +88,7 @@ PdqHash AtDistance(const PdqHash& h, int bits, std::mt19937_64& rng) {
   return out;
 }
 
-// CPU seconds of the whole process (user + system, every thread).
-double ProcessCpuSeconds() {
-  timespec ts{};
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
-}
-
+// CPU seconds of the calling thread.
 double ThreadCpuSeconds() {
   timespec ts{};
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);

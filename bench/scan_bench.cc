@@ -30,7 +30,12 @@
 #include <string>
 #include <vector>
 
+#include "bench_support.h"
+
 namespace {
+
+using takeback::bench::CpuModel;
+using takeback::bench::LoadAverage;
 
 namespace fs = std::filesystem;
 
@@ -67,21 +72,6 @@ RunStats Run(const std::vector<std::string>& argv, const std::string& log) {
   stats.max_rss_mb = static_cast<double>(usage.ru_maxrss) / 1024.0;
   stats.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return stats;
-}
-
-std::string LoadAverage() {
-  std::ifstream in("/proc/loadavg");
-  std::string a, b, c;
-  in >> a >> b >> c;
-  return a + " " + b + " " + c;
-}
-
-std::string CpuModel() {
-  std::ifstream in("/proc/cpuinfo");
-  for (std::string line; std::getline(in, line);) {
-    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
-  }
-  return "unknown";
 }
 
 // A sub-export with `limit` photo messages of `src`, evenly spaced (every

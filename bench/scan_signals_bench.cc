@@ -33,6 +33,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bench_support.h"
 #include "server/http.h"
 
 #ifndef TAKEBACK_TESTDATA_DIR
@@ -40,6 +41,9 @@
 #endif
 
 namespace {
+
+using takeback::bench::CpuModel;
+using takeback::bench::LoadAverage;
 
 namespace fs = std::filesystem;
 using Json = nlohmann::json;
@@ -98,22 +102,6 @@ double ProcessCpu(pid_t pid) {
     }
   }
   return (utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
-}
-
-std::string LoadAverage() {
-  std::ifstream in("/proc/loadavg");
-  std::string a, b, c;
-  in >> a >> b >> c;
-  return a + " " + b + " " + c;
-}
-
-std::string CpuModel() {
-  std::ifstream in("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
-  }
-  return "unknown CPU";
 }
 
 std::string Capture(const std::string& command) {

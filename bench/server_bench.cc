@@ -24,10 +24,14 @@
 #include <string>
 #include <vector>
 
+#include "bench_support.h"
 #include "store/secrets.h"
 #include "store/store.h"
 
 namespace {
+
+using takeback::bench::CpuModel;
+using takeback::bench::LoadAverage;
 
 using takeback::store::NewSignal;
 
@@ -36,21 +40,6 @@ std::string Arg(int argc, char** argv, const std::string& name, const std::strin
     if (argv[i] == name) return argv[i + 1];
   }
   return def;
-}
-
-std::string LoadAverage() {
-  std::ifstream in("/proc/loadavg");
-  std::string a, b, c;
-  in >> a >> b >> c;
-  return a + " " + b + " " + c;
-}
-
-std::string CpuModel() {
-  std::ifstream in("/proc/cpuinfo");
-  for (std::string line; std::getline(in, line);) {
-    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
-  }
-  return "unknown";
 }
 
 // utime + stime of a process in seconds, and its VmRSS in MiB.

@@ -47,9 +47,14 @@
 #include <thread>
 #include <vector>
 
+#include "bench_support.h"
 #include "index/vector/vector_index.h"
 
 namespace {
+
+using takeback::bench::CpuModel;
+using takeback::bench::LoadAverage;
+using takeback::bench::ProcessCpuSeconds;
 
 using Clock = std::chrono::steady_clock;
 using takeback::index::MakeVectorIndex;
@@ -60,34 +65,12 @@ constexpr int kDim = 128;
 constexpr float kDefaultRadius = 0.5F;
 constexpr std::size_t kBatch = 256;
 
-double CpuSeconds() {
-  timespec ts{};
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
-}
-
-std::string LoadAverage() {
-  std::ifstream in("/proc/loadavg");
-  std::string a, b, c;
-  in >> a >> b >> c;
-  return a + " " + b + " " + c;
-}
-
 // Resident memory of this process in bytes.
 double ResidentBytes() {
   std::ifstream in("/proc/self/statm");
   double size = 0, resident = 0;
   in >> size >> resident;
   return resident * static_cast<double>(sysconf(_SC_PAGESIZE));
-}
-
-std::string CpuModel() {
-  std::ifstream in("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
-  }
-  return "unknown";
 }
 
 struct Data {
@@ -213,7 +196,7 @@ Rate Measure(double seconds, std::size_t per_call, Fn fn) {
   std::size_t calls = 0;
   std::size_t found = 0;
   const auto start = Clock::now();
-  const double cpu0 = CpuSeconds();
+  const double cpu0 = ProcessCpuSeconds();
   double elapsed = 0;
   double best = 0;
   std::size_t round_calls = 0;
@@ -225,7 +208,7 @@ Rate Measure(double seconds, std::size_t per_call, Fn fn) {
     ++round_calls;
     elapsed = std::chrono::duration<double>(Clock::now() - start).count();
     if (elapsed - round_start >= 0.2) {
-      const double cpu = CpuSeconds();
+      const double cpu = ProcessCpuSeconds();
       best = std::max(best, static_cast<double>(round_calls * per_call) / (cpu - round_cpu0));
       round_calls = 0;
       round_cpu0 = cpu;
@@ -233,7 +216,7 @@ Rate Measure(double seconds, std::size_t per_call, Fn fn) {
     }
   } while (elapsed < seconds);
   const double q = static_cast<double>(calls * per_call);
-  return {q / elapsed, q / (CpuSeconds() - cpu0), best, static_cast<double>(found) / q,
+  return {q / elapsed, q / (ProcessCpuSeconds() - cpu0), best, static_cast<double>(found) / q,
           static_cast<double>(g_passed) / q / static_cast<double>(std::max<std::size_t>(g_stored, 1))};
 }
 
