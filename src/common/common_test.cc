@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include "common/cpu.h"
 #include "common/hex.h"
 #include "common/status.h"
 
@@ -34,6 +35,22 @@ TEST(HexTest, RoundTripsAndRejectsGarbage) {
   EXPECT_FALSE(HexDecode("abc").has_value());
   EXPECT_FALSE(HexDecode("zz").has_value());
   EXPECT_TRUE(HexDecode("")->empty());
+}
+
+// The answers are the CPU's, so they follow the instruction sets' nesting:
+// every AVX2 CPU has AVX, every AVX-512 VPOPCNTDQ CPU has AVX2 and POPCNT.
+TEST(CpuTest, FeaturesAreNested) {
+  if (cpu::HasAvx2()) {
+    EXPECT_TRUE(cpu::HasAvx());
+  }
+  if (cpu::HasAvx512Vpopcntdq()) {
+    EXPECT_TRUE(cpu::HasAvx2());
+    EXPECT_TRUE(cpu::HasPopcnt());
+  }
+#if defined(__x86_64__)
+  // x86-64 CPUs without POPCNT predate 2008; this project's machines have it.
+  EXPECT_TRUE(cpu::HasPopcnt());
+#endif
 }
 
 }  // namespace

@@ -20,6 +20,8 @@
 #include <thread>
 #include <utility>
 
+#include "common/cpu.h"
+
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #define TAKEBACK_FHOG_X86 1
@@ -41,8 +43,7 @@ bool DetectAvx2() {
 #if TAKEBACK_FHOG_X86
   const char* off = std::getenv("TAKEBACK_NO_AVX2");
   if (off != nullptr && *off != '\0' && *off != '0') return false;
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  return cpu::HasAvx2() && cpu::HasFma();
 #else
   return false;
 #endif

@@ -11,6 +11,8 @@
 #include <vector>
 
 #include <cblas.h>
+
+#include "common/cpu.h"
 #if defined(__x86_64__)
 #include <immintrin.h>
 #endif
@@ -129,12 +131,10 @@ void Im2Col(const Act& in, int k, int s, int pad, int oh, int ow, float* col) {
   }
 }
 
-#if defined(__x86_64__)
-bool HaveAvx2Fma() {
-  static const bool kHave = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  return kHave;
-}
+// The direct kernels below need AVX2 and FMA (false on other architectures).
+bool HaveAvx2Fma() { return cpu::HasAvx2() && cpu::HasFma(); }
 
+#if defined(__x86_64__)
 // Rows of output channels and floats of output positions per direct-conv tile.
 constexpr int kTileRows = 4;
 constexpr int kTileCols = 24;
@@ -302,7 +302,6 @@ void Stride2Direct(const float* phases, int cin, int hq, int wq, int kernel, int
   }
 }
 #else
-bool HaveAvx2Fma() { return false; }
 constexpr int kTileRows = 4;
 void Conv3x3Direct(const Act&, const std::vector<float>&, int, float*, std::size_t) {}
 void Stride2Direct(const float*, int, int, int, int, int, const std::vector<float>&, int, std::vector<std::ptrdiff_t>&,

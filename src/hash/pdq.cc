@@ -17,6 +17,7 @@
 #include <immintrin.h>
 #endif
 
+#include "common/cpu.h"
 #include "common/hex.h"
 
 namespace takeback::hash {
@@ -208,8 +209,7 @@ __attribute__((target("avx"))) void TransposeAvx(const float* __restrict in, std
 void Transpose(const float* __restrict in, std::size_t ld_in, float* __restrict out, std::size_t ld_out, int rows,
                int cols) {
 #if defined(__x86_64__)
-  static const bool kHasAvx = __builtin_cpu_supports("avx");
-  if (kHasAvx) {
+  if (cpu::HasAvx()) {
     TransposeAvx(in, ld_in, out, ld_out, rows, cols);
     return;
   }

@@ -5,6 +5,8 @@
 
 #include <immintrin.h>
 
+#include "common/cpu.h"
+
 namespace takeback::index::internal {
 namespace {
 
@@ -189,17 +191,15 @@ constexpr Kernels kAvx512{Isa::kAvx512, ScanAvx512, DistancesAvx512};
 }  // namespace
 
 bool IsaSupported(Isa isa) {
-  __builtin_cpu_init();
   switch (isa) {
     case Isa::kPortable:
       return true;
     case Isa::kPopcnt:
-      return __builtin_cpu_supports("popcnt") != 0;
+      return cpu::HasPopcnt();
     case Isa::kAvx2:
-      return __builtin_cpu_supports("avx2") != 0 && __builtin_cpu_supports("popcnt") != 0;
+      return cpu::HasAvx2() && cpu::HasPopcnt();
     case Isa::kAvx512:
-      return __builtin_cpu_supports("avx512f") != 0 && __builtin_cpu_supports("avx512vpopcntdq") != 0 &&
-             __builtin_cpu_supports("popcnt") != 0;
+      return cpu::HasAvx512Vpopcntdq() && cpu::HasPopcnt();
   }
   return false;
 }

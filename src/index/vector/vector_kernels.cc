@@ -4,6 +4,8 @@
 #include <cmath>
 #include <cstring>
 
+#include "common/cpu.h"
+
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #define TAKEBACK_VECTOR_X86 1
@@ -360,8 +362,7 @@ const VectorKernels& PortableVectorKernels() { return kPortable; }
 const VectorKernels& BestVectorKernels() {
 #if TAKEBACK_VECTOR_X86
   static const VectorKernels kAvx2{"avx2-fma", &BlockAvx2Any, &QuantAvx2Any};
-  static const bool have_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  if (have_avx2) return kAvx2;
+  if (cpu::HasAvx2() && cpu::HasFma()) return kAvx2;
 #endif
   return kPortable;
 }
